@@ -1,0 +1,1 @@
+"""Search backends behind one protocol (`base.Backend`): embedded tantivy and Elasticsearch."""

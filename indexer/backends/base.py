@@ -1,0 +1,119 @@
+"""The backend protocol and the plain values that cross it.
+
+A backend stores statements and answers one question exactly: which passages match a
+query, and how many occurrences of each text clause each holds. Everything analysts see
+(totals, ranking, timelines, facets, snippets) is computed from that answer by engine-
+independent code in `indexer.search`, so every backend gives the same answers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from indexer.model import Statement
+from indexer.query import Node
+
+
+def statement_key(statement_id: str) -> int:
+    """A 63-bit integer key for a statement id, stable across runs and engines."""
+    digest = hashlib.blake2b(statement_id.encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "big") >> 1
+
+
+@dataclass(frozen=True, slots=True)
+class StatementMeta:
+    """What the search layer needs of a statement without its text."""
+
+    key: int
+    id: str
+    title: str
+    date: dt.date
+    published: dt.date
+    source: str
+    url: str | None
+    license: str
+    language: str
+    kind: str
+    speakers: tuple[str, ...]
+    series: tuple[str, ...]
+    addressees: tuple[str, ...]
+    passages: int
+    tokens: int
+    hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class Matches:
+    """Every passage matching a query: parallel arrays, one row per passage.
+
+    `occurrences[i, j]` is how often text clause j (in `query.leaves` order) occurs in
+    passage i under the matching model; zero for a clause the passage matched without
+    (e.g. the other side of an OR).
+    """
+
+    keys: npt.NDArray[np.int64]
+    passages: npt.NDArray[np.int32]
+    occurrences: npt.NDArray[np.int32]
+
+    @classmethod
+    def empty(cls, n_leaves: int) -> Matches:
+        return cls(np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros((0, n_leaves), np.int32))
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    """What a write made durable."""
+
+    written: int
+    deleted: int
+
+
+class Backend(Protocol):
+    """What every search engine behind Tifa provides."""
+
+    name: str
+
+    def write(self, statements: Sequence[Statement], delete: Iterable[str] = ()) -> WriteResult:
+        """Replace (by id) `statements`, delete ids in `delete`, and make it durable
+        atomically before returning: after a crash either all of it is there or none."""
+        ...
+
+    def hashes(self, ids: Sequence[str]) -> dict[str, str]:
+        """Content hashes of those ids that are stored (for idempotent upserts)."""
+        ...
+
+    def statement(self, statement_id: str) -> Statement | None:
+        """The full stored statement, or None."""
+        ...
+
+    def statements(self) -> Sequence[StatementMeta]:
+        """Metadata of every stored statement (cached by the backend between writes)."""
+        ...
+
+    def match(self, query: Node) -> Matches:
+        """All passages matching `query`, with exact per-clause occurrence counts."""
+        ...
+
+    def passage_texts(self, wanted: Sequence[tuple[int, int]]) -> dict[tuple[int, int], str]:
+        """Original texts of the passages (statement key, passage number) asked for."""
+        ...
+
+    def generation(self) -> int:
+        """A number that changes whenever what is searchable changes (for caches)."""
+        ...
+
+    def ready(self) -> bool:
+        """True when the index is open and readable."""
+        ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,648 @@
+"""The embedded backend: a tantivy index on local disk.
+
+One tantivy document per passage (folded tokens, filter fields, statement key) and one per
+statement (the full record as JSON). Exact occurrence counts for plain phrases come from
+tantivy's own phrase frequencies, recovered from its BM25 scores (see `_recover_tf`);
+proximity clauses are verified against the passage text with `indexer.matching`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import tantivy
+
+from indexer import matching
+from indexer.backends.base import Matches, StatementMeta, WriteResult, statement_key
+from indexer.errors import EngineFailure, EngineUnavailable, QueryError, TifaError
+from indexer.filtering import evaluate, filter_value_tokens
+from indexer.model import Statement, statement_from_stored
+from indexer.query import (
+    MAX_PREFIX_EXPANSIONS,
+    And,
+    DateRange,
+    FieldIs,
+    Leaf,
+    MatchAll,
+    Near,
+    Node,
+    Not,
+    Or,
+    Phrase,
+    leaves,
+)
+from indexer.text import terms
+
+SCHEMA_VERSION = 1
+FILTER_FIELDS = {
+    "speaker": "speakers",
+    "source": "source",
+    "kind": "kind",
+    "lang": "language",
+    "series": "series",
+    "addressee": "addressee",
+    "id": "sid_tokens",
+}
+K1 = np.float32(1.2)
+B = np.float32(0.75)
+
+
+def _fieldnorm_table() -> npt.NDArray[np.int64]:
+    """tantivy's one-byte field-length code, decoded (exact up to 23, then 3 mantissa bits)."""
+
+    def decode(code: int) -> int:
+        if code < 24:
+            return code
+        code -= 24
+        bits, shift = code & 7, code >> 3
+        return 24 + (bits if shift == 0 else (bits | 8) << (shift - 1))
+
+    return np.array([decode(i) for i in range(256)], dtype=np.int64)
+
+
+_FIELDNORMS = _fieldnorm_table()
+
+
+def _schema() -> tantivy.Schema:
+    sb = tantivy.SchemaBuilder()
+    sb.add_text_field("doc_type", tokenizer_name="raw")
+    sb.add_text_field("sid", stored=True, tokenizer_name="raw")
+    sb.add_integer_field("key", stored=True, indexed=True, fast=True)
+    sb.add_integer_field("pno", stored=True, indexed=True, fast=True)
+    sb.add_unsigned_field("ntok", fast=True)
+    sb.add_text_field("tokens", tokenizer_name="whitespace", index_option="position")
+    sb.add_text_field("lemmas", tokenizer_name="whitespace", index_option="position")
+    for field in FILTER_FIELDS.values():
+        sb.add_text_field(field, tokenizer_name="whitespace", index_option="position")
+    sb.add_integer_field("date", indexed=True, fast=True)
+    sb.add_integer_field("published", indexed=True, fast=True)
+    sb.add_text_field("hash", stored=True, tokenizer_name="raw")
+    sb.add_bytes_field("meta", stored=True)
+    sb.add_bytes_field("record", stored=True)
+    return sb.build()
+
+
+def _day(d: Any) -> int:
+    return int(d.year) * 10000 + int(d.month) * 100 + int(d.day)
+
+
+class EmbeddedBackend:
+    """A tantivy index in `path`; safe for many readers, one writer at a time."""
+
+    name = "embedded"
+
+    def __init__(self, path: Path, *, writer_heap_mb: int = 256, writer_threads: int = 0) -> None:
+        self.path = Path(path)
+        self._heap = writer_heap_mb * 1_000_000
+        self._threads = writer_threads
+        self._lock = threading.RLock()
+        self._writer: Any = None
+        self._meta_cache: tuple[int, list[StatementMeta], dict[int, StatementMeta]] | None = None
+        self._checked_at = 0.0
+        self._generation = -1
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            version_file = self.path / "tifa-schema.json"
+            if version_file.exists():
+                found = json.loads(version_file.read_text()).get("schema_version")
+                if found != SCHEMA_VERSION:
+                    raise EngineUnavailable(
+                        f"the index at {self.path} has schema version {found}, this Tifa "
+                        f"needs {SCHEMA_VERSION}: delete it and ingest again"
+                    )
+            self.schema = _schema()
+            self.index = tantivy.Index(self.schema, path=str(self.path), reuse=True)
+            if not version_file.exists():
+                version_file.write_text(json.dumps({"schema_version": SCHEMA_VERSION}))
+        except TifaError:
+            raise
+        except (OSError, ValueError) as exc:
+            raise EngineUnavailable(f"cannot open the index at {self.path}: {exc}") from exc
+        self._refresh(force=True)
+
+    # ---- reading -------------------------------------------------------------------
+
+    def _opstamp(self) -> int:
+        try:
+            return int(json.loads((self.path / "meta.json").read_text()).get("opstamp", 0))
+        except (OSError, ValueError):
+            return 0
+
+    def _refresh(self, force: bool = False) -> None:
+        """Reload the searcher when another process (or this one) has committed."""
+        now = time.monotonic()
+        if not force and now - self._checked_at < 0.5:
+            return
+        self._checked_at = now
+        stamp = self._opstamp()
+        if force or stamp != self._generation:
+            with self._lock:
+                self.index.reload()
+                self._generation = stamp
+
+    def generation(self) -> int:
+        self._refresh()
+        return self._generation
+
+    def ready(self) -> bool:
+        try:
+            self._refresh()
+            self.index.searcher().num_docs  # noqa: B018 - touching it proves readability
+            return True
+        except Exception:
+            return False
+
+    def _searcher(self) -> Any:
+        self._refresh()
+        return self.index.searcher()
+
+    def _all(self, searcher: Any, query: Any) -> list[tuple[float, Any]]:
+        # search(limit=0) panics in tantivy: count first, then fetch exactly that many.
+        count = searcher.search(query, limit=1, count=True).count
+        if count == 0:
+            return []
+        hits: list[tuple[float, Any]] = searcher.search(query, limit=count, count=False).hits
+        return hits
+
+    def _statement_doc(self, searcher: Any, statement_id: str) -> Any | None:
+        q = tantivy.Query.boolean_query(
+            [
+                (tantivy.Occur.Must, tantivy.Query.term_query(self.schema, "sid", statement_id)),
+                (tantivy.Occur.Must, self._type("statement")),
+            ]
+        )
+        hits = searcher.search(q, limit=1).hits
+        return searcher.doc(hits[0][1]) if hits else None
+
+    def statement(self, statement_id: str) -> Statement | None:
+        doc = self._statement_doc(self._searcher(), statement_id)
+        if doc is None:
+            return None
+        return statement_from_stored(json.loads(doc["record"][0]))
+
+    def _record_by_key(self, searcher: Any, key: int) -> dict[str, Any] | None:
+        return _cached_record(self, self._generation, key)
+
+    def _load_record(self, key: int) -> dict[str, Any] | None:
+        searcher = self._searcher()
+        q = tantivy.Query.boolean_query(
+            [
+                (tantivy.Occur.Must, tantivy.Query.term_query(self.schema, "key", key)),
+                (tantivy.Occur.Must, self._type("statement")),
+            ]
+        )
+        hits = searcher.search(q, limit=1).hits
+        if not hits:
+            return None
+        record: dict[str, Any] = json.loads(searcher.doc(hits[0][1])["record"][0])
+        return record
+
+    def passage_texts(self, wanted: Sequence[tuple[int, int]]) -> dict[tuple[int, int], str]:
+        out: dict[tuple[int, int], str] = {}
+        for key in {k for k, _ in wanted}:
+            record = _cached_record(self, self.generation(), key)
+            if record is None:
+                continue
+            texts = {p["number"]: p["text"] for p in record["passages"]}
+            for k, n in wanted:
+                if k == key and n in texts:
+                    out[(k, n)] = texts[n]
+        return out
+
+    def hashes(self, ids: Sequence[str]) -> dict[str, str]:
+        if not ids:
+            return {}
+        searcher = self._searcher()
+        q = tantivy.Query.boolean_query(
+            [
+                (tantivy.Occur.Must, tantivy.Query.term_set_query(self.schema, "sid", list(ids))),
+                (tantivy.Occur.Must, self._type("statement")),
+            ]
+        )
+        out: dict[str, str] = {}
+        for _, addr in self._all(searcher, q):
+            doc = searcher.doc(addr)
+            out[doc["sid"][0]] = doc["hash"][0]
+        return out
+
+    def statements(self) -> Sequence[StatementMeta]:
+        return self._metas()[0]
+
+    def _metas(self) -> tuple[list[StatementMeta], dict[int, StatementMeta]]:
+        gen = self.generation()
+        cache = self._meta_cache
+        if cache is not None and cache[0] == gen:
+            return cache[1], cache[2]
+        searcher = self._searcher()
+        metas = []
+        for _, addr in self._all(searcher, self._type("statement")):
+            m = json.loads(searcher.doc(addr)["meta"][0])
+            metas.append(_meta_from_json(m))
+        metas.sort(key=lambda m: (m.date, m.id))
+        by_key = {m.key: m for m in metas}
+        self._meta_cache = (gen, metas, by_key)
+        return metas, by_key
+
+    # ---- matching ------------------------------------------------------------------
+
+    def _type(self, doc_type: str) -> Any:
+        return tantivy.Query.const_score_query(
+            tantivy.Query.term_query(self.schema, "doc_type", doc_type), 0.0
+        )
+
+    def _phrase_query(self, field: str, toks: Sequence[str]) -> Any:
+        if len(toks) == 1:
+            # A one-token phrase query panics in tantivy; a term query is the same thing.
+            return tantivy.Query.term_query(self.schema, field, toks[0], index_option="position")
+        return tantivy.Query.phrase_query(self.schema, field, list(toks))
+
+    def _expand(self, searcher: Any, field: str, prefix: str) -> list[str]:
+        found = searcher.terms_with_prefix(field, prefix, limit=MAX_PREFIX_EXPANSIONS + 1)
+        if len(found) > MAX_PREFIX_EXPANSIONS:
+            raise QueryError(
+                f"'{prefix}*' matches more than {MAX_PREFIX_EXPANSIONS} different words; "
+                "make the prefix longer",
+                position=0,
+                expected="a longer prefix",
+            )
+        return sorted(term for term, _ in found)
+
+    def _phrase_variants(self, searcher: Any, leaf: Phrase) -> tuple[str, list[list[str]]]:
+        """The field and the plain token lists a phrase stands for (prefixes expanded)."""
+        field = "lemmas" if leaf.lemma else "tokens"
+        toks = matching.lemmas(leaf.tokens) if leaf.lemma else list(leaf.tokens)
+        if not leaf.prefix:
+            return field, [toks]
+        expansions = self._expand(searcher, field, toks[-1])
+        return field, [[*toks[:-1], e] for e in expansions]
+
+    def _leaf_query(self, searcher: Any, leaf: Leaf) -> Any:
+        if isinstance(leaf, Near):
+            return tantivy.Query.boolean_query(
+                [
+                    (tantivy.Occur.Must, self._leaf_query(searcher, leaf.left)),
+                    (tantivy.Occur.Must, self._leaf_query(searcher, leaf.right)),
+                ]
+            )
+        field, variants = self._phrase_variants(searcher, leaf)
+        if leaf.slop:
+            # Candidates: all the words present; `matching` decides order and distance.
+            clauses = [
+                (tantivy.Occur.Must, self._any_of(field, sorted({v[k] for v in variants})))
+                for k in range(len(leaf.tokens))
+            ]
+            return tantivy.Query.boolean_query(clauses)
+        if not variants:
+            return tantivy.Query.empty_query()
+        if len(variants) == 1:
+            return self._phrase_query(field, variants[0])
+        return tantivy.Query.boolean_query(
+            [(tantivy.Occur.Should, self._phrase_query(field, v)) for v in variants]
+        )
+
+    def _any_of(self, field: str, words: Sequence[str]) -> Any:
+        if len(words) == 1:
+            return tantivy.Query.term_query(self.schema, field, words[0])
+        return tantivy.Query.term_set_query(self.schema, field, list(words))
+
+    def _compile(self, searcher: Any, node: Node) -> Any:
+        """A tantivy query matching exactly the passages `node` matches (scores unused)."""
+        occur = tantivy.Occur
+        if isinstance(node, (Phrase, Near)):
+            return self._leaf_query(searcher, node)
+        if isinstance(node, MatchAll):
+            return tantivy.Query.all_query()
+        if isinstance(node, FieldIs):
+            toks = terms(node.value)
+            if not toks:
+                return tantivy.Query.empty_query()
+            return self._phrase_query(FILTER_FIELDS[node.field], toks)
+        if isinstance(node, DateRange):
+            field = "published" if node.field == "published" else "date"
+            return tantivy.Query.range_query(
+                self.schema,
+                field,
+                tantivy.FieldType.Integer,
+                _day(node.lo) if node.lo else None,
+                _day(node.hi) if node.hi else None,
+            )
+        if isinstance(node, Not):
+            return tantivy.Query.boolean_query(
+                [
+                    (occur.Must, tantivy.Query.all_query()),
+                    (occur.MustNot, self._compile(searcher, node.child)),
+                ]
+            )
+        if isinstance(node, And):
+            clauses = []
+            for child in node.children:
+                if isinstance(child, Not):
+                    clauses.append((occur.MustNot, self._compile(searcher, child.child)))
+                else:
+                    clauses.append((occur.Must, self._compile(searcher, child)))
+            if all(o == occur.MustNot for o, _ in clauses):
+                clauses.append((occur.Must, tantivy.Query.all_query()))
+            return tantivy.Query.boolean_query(clauses)
+        if isinstance(node, Or):
+            return tantivy.Query.boolean_query(
+                [(occur.Should, self._compile(searcher, c)) for c in node.children]
+            )
+        raise TypeError(f"unknown query node {node!r}")
+
+    def match(self, query: Node) -> Matches:
+        try:
+            return self._match(query)
+        except TifaError:
+            raise
+        except (ValueError, OSError, RuntimeError) as exc:
+            raise EngineFailure(f"the embedded index failed: {exc}") from exc
+
+    def _match(self, query: Node) -> Matches:
+        searcher = self._searcher()
+        clause_list = leaves(query)
+        whole = tantivy.Query.boolean_query(
+            [
+                (
+                    tantivy.Occur.Must,
+                    tantivy.Query.const_score_query(self._compile(searcher, query), 0.0),
+                ),
+                (tantivy.Occur.Must, self._type("passage")),
+            ]
+        )
+        hits = self._all(searcher, whole)
+        if not hits:
+            return Matches.empty(len(clause_list))
+        addrs = [a for _, a in hits]
+        keys = np.array(searcher.fast_field_values("key", addrs), dtype=np.int64)
+        pnos = np.array(searcher.fast_field_values("pno", addrs), dtype=np.int32)
+        # Order rows by (statement, passage) so every engine returns the same order.
+        order = np.lexsort((pnos, keys))
+        keys, pnos = keys[order], pnos[order]
+        addrs = [addrs[i] for i in order]
+        row_of = {(a.segment_ord, a.doc): i for i, a in enumerate(addrs)}
+        occ = np.zeros((len(addrs), len(clause_list)), dtype=np.int32)
+        verified = False
+        for j, leaf in enumerate(clause_list):
+            if matching.exact_in_engine(leaf):
+                self._count_exact(searcher, leaf, whole, row_of, occ[:, j])
+            else:
+                self._count_by_scan(leaf, keys, pnos, occ[:, j])
+                verified = True
+        if verified:
+            # The engine over-approximated some clause: settle each row with the clause
+            # counts now known (filters are re-evaluated the same way engines apply them).
+            keep = self._settle(query, clause_list, keys, pnos, occ)
+            keys, pnos, occ = keys[keep], pnos[keep], occ[keep]
+        return Matches(keys, pnos, occ)
+
+    def _settle(
+        self,
+        query: Node,
+        clause_list: list[Leaf],
+        keys: npt.NDArray[np.int64],
+        pnos: npt.NDArray[np.int32],
+        occ: npt.NDArray[np.int32],
+    ) -> npt.NDArray[np.bool_]:
+        _, by_key = self._metas()
+        gen = self.generation()
+        keep = np.zeros(len(keys), dtype=np.bool_)
+        position = {leaf: j for j, leaf in enumerate(clause_list)}
+        for i, (key, pno) in enumerate(zip(keys.tolist(), pnos.tolist(), strict=True)):
+            record = _cached_record(self, gen, key)
+            meta = by_key.get(key)
+            if record is None or meta is None:
+                continue
+            addressee = next(
+                (p.get("addressee") for p in record["passages"] if p["number"] == pno), None
+            )
+            row = occ[i]
+            keep[i] = evaluate(
+                query, meta, addressee, lambda leaf, row=row: bool(row[position[leaf]])
+            )
+        return keep
+
+    def _count_exact(
+        self,
+        searcher: Any,
+        leaf: Leaf,
+        whole: Any,
+        row_of: dict[tuple[int, int], int],
+        out: npt.NDArray[np.int32],
+    ) -> None:
+        """Phrase frequencies of a plain phrase in every matching passage, from tantivy."""
+        assert isinstance(leaf, Phrase)
+        field, variants = self._phrase_variants(searcher, leaf)
+        for variant in variants:
+            scored = tantivy.Query.boolean_query(
+                [
+                    (tantivy.Occur.Must, self._phrase_query(field, variant)),
+                    (tantivy.Occur.Must, whole),
+                ]
+            )
+            hits = self._all(searcher, scored)
+            if not hits:
+                continue
+            tf = self._recover_tf(searcher, scored, hits)
+            for (_, addr), n in zip(hits, tf, strict=True):
+                out[row_of[(addr.segment_ord, addr.doc)]] += n
+
+    def _recover_tf(self, searcher: Any, query: Any, hits: list[tuple[float, Any]]) -> list[int]:
+        """Invert BM25: score = w·tf/(tf + k1·(1 − b + b·dl/avgdl)) gives tf exactly.
+
+        w and avgdl are read from tantivy's explanation of one hit, dl from our token
+        count through tantivy's field-length code. A hit whose recovered tf is not an
+        integer within 0.05 is counted by explanation instead (never guessed).
+        """
+        addrs = [a for _, a in hits]
+        params = _bm25_params(json.loads(query.explain(searcher, addrs[0]).to_json()))
+        if params is None:
+            return [self._tf_by_explain(searcher, query, a) for a in addrs]
+        weight, avgdl = params
+        ntok = np.array(searcher.fast_field_values("ntok", addrs), dtype=np.int64)
+        dl = _FIELDNORMS[np.searchsorted(_FIELDNORMS, ntok, side="right") - 1].astype(np.float32)
+        norm = K1 * (np.float32(1) - B + B * dl / avgdl)
+        s = np.array([h[0] for h in hits], dtype=np.float32) / weight
+        with np.errstate(divide="ignore", invalid="ignore"):
+            tf = norm.astype(np.float64) * s / (1.0 - s)
+        rounded = np.rint(tf)
+        bad = ~(np.abs(tf - rounded) <= 0.05) | (rounded < 1)
+        out = rounded.astype(np.int64).tolist()
+        for i in np.flatnonzero(bad):
+            out[i] = self._tf_by_explain(searcher, query, addrs[i])
+        return out
+
+    def _tf_by_explain(self, searcher: Any, query: Any, addr: Any) -> int:
+        found = _find_value(json.loads(query.explain(searcher, addr).to_json()), "freq,")
+        if found is None:
+            raise EngineFailure("tantivy's explanation carries no phrase frequency")
+        return round(found)
+
+    def _count_by_scan(
+        self,
+        leaf: Leaf,
+        keys: npt.NDArray[np.int64],
+        pnos: npt.NDArray[np.int32],
+        out: npt.NDArray[np.int32],
+    ) -> None:
+        gen = self.generation()
+        record: dict[str, Any] | None = None
+        current = None
+        texts: dict[int, str] = {}
+        for i, (key, pno) in enumerate(zip(keys.tolist(), pnos.tolist(), strict=True)):
+            if key != current:
+                current = key
+                record = _cached_record(self, gen, key)
+                texts = {p["number"]: p["text"] for p in record["passages"]} if record else {}
+            text = texts.get(pno)
+            if text is not None:
+                out[i] = len(matching.spans(terms(text), leaf))
+
+    # ---- writing -------------------------------------------------------------------
+
+    def _open_writer(self) -> Any:
+        if self._writer is None:
+            try:
+                self._writer = self.index.writer(heap_size=self._heap, num_threads=self._threads)
+            except ValueError as exc:
+                raise EngineUnavailable(
+                    f"another process is writing to the index at {self.path} ({exc}); "
+                    "one writer at a time"
+                ) from exc
+        return self._writer
+
+    def write(self, statements: Sequence[Statement], delete: Iterable[str] = ()) -> WriteResult:
+        with self._lock:
+            writer = self._open_writer()
+            deleted = 0
+            try:
+                for sid in delete:
+                    writer.delete_documents_by_term("sid", sid)
+                    deleted += 1
+                for st in statements:
+                    writer.delete_documents_by_term("sid", st.id)
+                    for doc in self._documents(st):
+                        writer.add_document(doc)
+                writer.commit()
+            except ValueError as exc:
+                writer.rollback()
+                raise EngineFailure(f"writing to the embedded index failed: {exc}") from exc
+        self._refresh(force=True)
+        return WriteResult(written=len(statements), deleted=deleted)
+
+    def _documents(self, st: Statement) -> list[Any]:
+        key = statement_key(st.id)
+        shared: dict[str, str] = {
+            "speakers": filter_value_tokens(st.speakers),
+            "source": filter_value_tokens([st.source]),
+            "kind": st.kind,
+            "language": st.language,
+            "series": filter_value_tokens(st.series),
+            "sid_tokens": filter_value_tokens([st.id]),
+        }
+        date, published = _day(st.date), _day(st.published_on)
+        docs = []
+        total_tokens = 0
+        for p in st.passages:
+            toks = terms(p.text)
+            total_tokens += len(toks)
+            d = tantivy.Document()
+            d.add_text("doc_type", "passage")
+            d.add_text("sid", st.id)
+            d.add_integer("key", key)
+            d.add_integer("pno", p.number)
+            d.add_unsigned("ntok", len(toks))
+            d.add_text("tokens", " ".join(toks))
+            if st.language == "ru":
+                d.add_text("lemmas", " ".join(matching.lemmas(toks)))
+            else:
+                d.add_text("lemmas", " ".join(toks))
+            for field, value in shared.items():
+                if value:
+                    d.add_text(field, value)
+            if p.addressee:
+                d.add_text("addressee", filter_value_tokens([p.addressee]))
+            d.add_integer("date", date)
+            d.add_integer("published", published)
+            docs.append(d)
+        record = st.to_record()
+        meta = {k: v for k, v in record.items() if k not in ("text", "passages", "meta")}
+        meta["key"] = key
+        meta["addressees"] = sorted({p.addressee for p in st.passages if p.addressee})
+        meta["n_passages"] = len(st.passages)
+        meta["n_tokens"] = total_tokens
+        meta["hash"] = st.content_hash()
+        d = tantivy.Document()
+        d.add_text("doc_type", "statement")
+        d.add_text("sid", st.id)
+        d.add_integer("key", key)
+        d.add_text("hash", meta["hash"])
+        d.add_bytes("meta", json.dumps(meta, ensure_ascii=False).encode("utf-8"))
+        d.add_bytes("record", json.dumps(record, ensure_ascii=False).encode("utf-8"))
+        docs.append(d)
+        return docs
+
+    def close(self) -> None:
+        with self._lock:
+            if self._writer is not None:
+                self._writer.wait_merging_threads()
+                self._writer = None
+
+
+@lru_cache(maxsize=4096)
+def _cached_record(backend: EmbeddedBackend, generation: int, key: int) -> dict[str, Any] | None:
+    return backend._load_record(key)
+
+
+def _find_value(node: dict[str, Any], prefix: str) -> float | None:
+    if str(node.get("description", "")).startswith(prefix):
+        return float(node["value"])
+    for child in node.get("details", []) or []:
+        found = _find_value(child, prefix)
+        if found is not None:
+            return found
+    return None
+
+
+def _bm25_params(explanation: dict[str, Any]) -> tuple[np.float32, np.float32] | None:
+    idf = _find_value(explanation, "idf")
+    avgdl = _find_value(explanation, "avgdl")
+    if idf is None or avgdl is None:
+        return None
+    return np.float32(idf) * (np.float32(1) + K1), np.float32(avgdl)
+
+
+def _meta_from_json(m: dict[str, Any]) -> StatementMeta:
+    import datetime as dt
+
+    return StatementMeta(
+        key=int(m["key"]),
+        id=m["id"],
+        title=m.get("title", ""),
+        date=dt.date.fromisoformat(m["date"]),
+        published=dt.date.fromisoformat(m["published"]),
+        source=m.get("source", ""),
+        url=m.get("url"),
+        license=m.get("license", ""),
+        language=m.get("language", ""),
+        kind=m.get("kind", "other"),
+        speakers=tuple(m.get("speakers", ())),
+        series=tuple(m.get("series", ())),
+        addressees=tuple(m.get("addressees", ())),
+        passages=int(m["n_passages"]),
+        tokens=int(m["n_tokens"]),
+        hash=m["hash"],
+    )
+
+
+def default_path(data_dir: Path) -> Path:
+    """Where the embedded index lives under a data directory."""
+    return Path(os.fspath(data_dir)) / "index"
