@@ -43,42 +43,40 @@ def value_matches(values: Iterable[str], wanted: str) -> bool:
     return any(count_phrase(terms(v), want) for v in values)
 
 
-def is_statement_filter(node: Node) -> bool:
-    """True for a node made only of filters that depend on the statement alone."""
-    if isinstance(node, FieldIs):
-        return node.field != "addressee"
-    if isinstance(node, (DateRange, MatchAll)):
-        return True
-    if isinstance(node, (And, Or)):
-        return all(is_statement_filter(c) for c in node.children)
-    if isinstance(node, Not):
-        return is_statement_filter(node.child)
-    return False
-
-
 def evaluate(
     node: Node,
     meta: StatementMeta,
     addressee: str | None,
     leaf_truth: Callable[[Phrase | Near], bool],
+    *,
+    statement_level: bool = False,
 ) -> bool:
     """Whether one passage (of statement `meta`, addressed to `addressee`) matches `node`,
-    given the truth of each text clause."""
+    given the truth of each text clause. With `statement_level`, whether the statement
+    as a whole is admitted (an addressee filter then looks at all its addressees)."""
     if isinstance(node, (Phrase, Near)):
         return leaf_truth(node)
     if isinstance(node, MatchAll):
         return True
     if isinstance(node, FieldIs):
-        if node.field == "addressee":
+        if node.field == "addressee" and not statement_level:
             return addressee is not None and value_matches([addressee], node.value)
         return value_matches(statement_values(meta, node.field), node.value)
     if isinstance(node, DateRange):
         day = meta.published if node.field == "published" else meta.date
         return (node.lo is None or day >= node.lo) and (node.hi is None or day <= node.hi)
     if isinstance(node, Not):
-        return not evaluate(node.child, meta, addressee, leaf_truth)
+        return not evaluate(
+            node.child, meta, addressee, leaf_truth, statement_level=statement_level
+        )
     if isinstance(node, And):
-        return all(evaluate(c, meta, addressee, leaf_truth) for c in node.children)
+        return all(
+            evaluate(c, meta, addressee, leaf_truth, statement_level=statement_level)
+            for c in node.children
+        )
     if isinstance(node, Or):
-        return any(evaluate(c, meta, addressee, leaf_truth) for c in node.children)
+        return any(
+            evaluate(c, meta, addressee, leaf_truth, statement_level=statement_level)
+            for c in node.children
+        )
     raise TypeError(f"unknown query node {node!r}")

@@ -101,6 +101,20 @@ def leaves(node: Node) -> list[Leaf]:
     return []
 
 
+def text_clauses(node: Node) -> list[Leaf]:
+    """Every text clause of a query, negated ones included."""
+    if isinstance(node, (Phrase, Near)):
+        return [node]
+    if isinstance(node, Not):
+        return text_clauses(node.child)
+    if isinstance(node, (And, Or)):
+        out: list[Leaf] = []
+        for child in node.children:
+            out.extend(c for c in text_clauses(child) if c not in out)
+        return out
+    return []
+
+
 def with_filters(node: Node, filters: list[Node]) -> Node:
     """`node` restricted by extra filter clauses (from request parameters)."""
     if not filters:
@@ -125,4 +139,5 @@ def parse(text: str) -> Node:
     """
     from indexer.queryparser import parse_query
 
-    return parse_query(text)
+    node: Node = parse_query(text)
+    return node

@@ -421,13 +421,22 @@ class EmbeddedBackend:
             meta = by_key.get(key)
             if record is None or meta is None:
                 continue
-            addressee = next(
-                (p.get("addressee") for p in record["passages"] if p["number"] == pno), None
-            )
-            row = occ[i]
-            keep[i] = evaluate(
-                query, meta, addressee, lambda leaf, row=row: bool(row[position[leaf]])
-            )
+            passage = next((p for p in record["passages"] if p["number"] == pno), None)
+            if passage is None:
+                continue
+            counts = [int(c) for c in occ[i]]
+            words: list[str] | None = None
+
+            def truth(leaf: Leaf, counts: list[int] = counts, text: str = passage["text"]) -> bool:
+                nonlocal words
+                if leaf in position:
+                    return counts[position[leaf]] > 0
+                # A negated clause: not counted, so look at the passage itself.
+                if words is None:
+                    words = terms(text)
+                return bool(matching.spans(words, leaf))
+
+            keep[i] = evaluate(query, meta, passage.get("addressee"), truth)
         return keep
 
     def _count_exact(
@@ -475,7 +484,7 @@ class EmbeddedBackend:
             tf = norm.astype(np.float64) * s / (1.0 - s)
         rounded = np.rint(tf)
         bad = ~(np.abs(tf - rounded) <= 0.05) | (rounded < 1)
-        out = rounded.astype(np.int64).tolist()
+        out: list[int] = [int(x) for x in rounded]
         for i in np.flatnonzero(bad):
             out[i] = self._tf_by_explain(searcher, query, addrs[i])
         return out

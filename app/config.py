@@ -1,0 +1,53 @@
+"""Settings: one typed class read from the environment (prefix TIFA_), with defaults that
+run locally with nothing set (embedded engine, data under ./var)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything configurable about a Tifa process."""
+
+    model_config = SettingsConfigDict(env_prefix="TIFA_", extra="ignore")
+
+    data_dir: Path = Field(Path("var"), description="Where the embedded index and keys live.")
+    backend: Literal["embedded", "elasticsearch"] = "embedded"
+    corpus_dir: Path = Field(Path("corpus"), description="The bundled data: lexicon, series.")
+
+    es_url: str = "http://127.0.0.1:9200"
+    es_index: str = "tifa"
+    es_api_key: str | None = None
+    es_username: str | None = None
+    es_password: str | None = None
+    es_ca_certs: Path | None = None
+    es_shards: int = 1
+    es_replicas: int = 0
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    root_path: str = Field("", description="Path prefix when served behind a proxy.")
+    embed_origins: list[str] = Field(
+        default_factory=list, description="Origins allowed to frame /embed pages."
+    )
+    cors_origins: list[str] = Field(default_factory=list)
+    max_body_bytes: int = 50_000_000
+    cache_size: int = 128
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        if self.backend == "elasticsearch" and not self.es_url:
+            raise ValueError("TIFA_BACKEND=elasticsearch needs TIFA_ES_URL")
+        if self.es_api_key and (self.es_username or self.es_password):
+            raise ValueError("give either TIFA_ES_API_KEY or a username/password, not both")
+        if self.root_path and not self.root_path.startswith("/"):
+            raise ValueError("TIFA_ROOT_PATH must start with '/'")
+        return self
+
+    @property
+    def index_dir(self) -> Path:
+        return self.data_dir / "index"

@@ -1,0 +1,34 @@
+"""Builds the configured backend and search layer from settings (the one place that
+knows which engine is in use)."""
+
+from __future__ import annotations
+
+from app.config import Settings
+from indexer.backends.base import Backend
+from indexer.search import Search
+
+
+def open_backend(settings: Settings) -> Backend:
+    """Open the engine named in settings; raises EngineUnavailable if it cannot."""
+    if settings.backend == "elasticsearch":
+        from indexer.backends.elastic.backend import ElasticBackend
+
+        backend: Backend = ElasticBackend(
+            settings.es_url,
+            index=settings.es_index,
+            api_key=settings.es_api_key,
+            basic_auth=(settings.es_username, settings.es_password or "")
+            if settings.es_username
+            else None,
+            ca_certs=str(settings.es_ca_certs) if settings.es_ca_certs else None,
+            shards=settings.es_shards,
+            replicas=settings.es_replicas,
+        )
+        return backend
+    from indexer.backends.embedded import EmbeddedBackend
+
+    return EmbeddedBackend(settings.index_dir)
+
+
+def open_search(settings: Settings) -> Search:
+    return Search(open_backend(settings), cache_size=settings.cache_size)

@@ -1,0 +1,38 @@
+"""Builds the FastAPI application: `create_app(settings)`; nothing is created at import."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from app import errors
+from app.config import Settings
+from app.engine import open_search
+from app.routes import health, search, statements
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """A Tifa service over the index named in `settings` (default: from the environment)."""
+    settings = settings or Settings()
+    search_layer = open_search(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        search_layer.backend.close()
+
+    app = FastAPI(
+        title="Tifa",
+        version="0.1.0",
+        summary="Search official statements and diff them year over year.",
+        root_path=settings.root_path,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.search = search_layer
+    errors.install(app)
+    for module in (health, search, statements):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,112 @@
+"""Phrase search: exact totals, ranked statements with KWIC snippets, facets, export."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import StreamingResponse
+
+from app.deps import FiltersDep, SearchDep
+from app.schemas import SearchOut
+from indexer.search import MAX_LIMIT
+
+router = APIRouter(prefix="/api/v1", tags=["search"])
+
+KWIC_COLUMNS = [
+    "id",
+    "date",
+    "title",
+    "source",
+    "url",
+    "license",
+    "passage",
+    "left",
+    "match",
+    "right",
+]
+
+
+@router.get(
+    "/search",
+    response_model=SearchOut,
+    summary="Search statements",
+    description=(
+        "Phrase search under the matching model (NFKC, case folding, ё→е; Han characters "
+        "are tokens; punctuation is ignored). `total` counts matching statements, passages "
+        "and exact occurrences. `format=csv` or `Accept: text/csv` exports the KWIC table, "
+        "`format=json` the same as JSON lines."
+    ),
+    responses={200: {"content": {"text/csv": {}, "application/x-ndjson": {}}}},
+)
+def search(
+    request: Request,
+    search: SearchDep,
+    filters: FiltersDep,
+    q: Annotated[str, Query(description='The query, e.g. "strategic partnership".')] = "",
+    sort: Annotated[Literal["relevance", "date", "-date"], Query()] = "relevance",
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 20,
+    cursor: Annotated[str | None, Query(description="`next` from the previous page.")] = None,
+    context: Annotated[int, Query(ge=0, le=500, description="KWIC width in characters.")] = 60,
+    snippets: Annotated[int, Query(ge=0, le=50, description="Snippets per statement.")] = 3,
+    format: Annotated[Literal["csv", "json"] | None, Query()] = None,
+    export_limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000,
+) -> SearchOut | StreamingResponse:
+    node = search.query(q, filters)
+    wants_csv = format == "csv" or (
+        format is None and "text/csv" in request.headers.get("accept", "")
+    )
+    if wants_csv or format == "json":
+        rows = search.kwic_rows(node, sort=sort, limit=export_limit, context=context)
+        if wants_csv:
+            return StreamingResponse(
+                _csv(rows),
+                media_type="text/csv; charset=utf-8",
+                headers={"Content-Disposition": 'attachment; filename="tifa-kwic.csv"'},
+            )
+        return StreamingResponse(_jsonl(rows), media_type="application/x-ndjson")
+    page = search.search(
+        node, sort=sort, limit=limit, cursor=cursor, context=context, snippets=snippets
+    )
+    return SearchOut.of(page)
+
+
+def _row(meta: object, snip: object) -> dict[str, object]:
+    from indexer.backends.base import StatementMeta
+    from indexer.search import Snippet
+
+    assert isinstance(meta, StatementMeta) and isinstance(snip, Snippet)
+    return {
+        "id": meta.id,
+        "date": meta.date.isoformat(),
+        "title": meta.title,
+        "source": meta.source,
+        "url": meta.url or "",
+        "license": meta.license,
+        "passage": snip.passage,
+        "left": snip.left,
+        "match": snip.match,
+        "right": snip.right,
+    }
+
+
+def _csv(rows: Iterator[tuple[object, object]]) -> Iterator[str]:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=KWIC_COLUMNS)
+    writer.writeheader()
+    for meta, snip in rows:
+        writer.writerow(_row(meta, snip))
+        if buf.tell() > 65536:
+            yield buf.getvalue()
+            buf.seek(0)
+            buf.truncate()
+    yield buf.getvalue()
+
+
+def _jsonl(rows: Iterator[tuple[object, object]]) -> Iterator[str]:
+    for meta, snip in rows:
+        yield json.dumps(_row(meta, snip), ensure_ascii=False) + "\n"

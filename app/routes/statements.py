@@ -1,0 +1,40 @@
+"""Single statements: full text with passages, source and licence."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from app.deps import SearchDep
+from app.schemas import PassageOut, StatementOut
+from indexer.errors import NotFound
+
+router = APIRouter(prefix="/api/v1", tags=["statements"])
+
+
+@router.get(
+    "/statements/{statement_id}",
+    response_model=StatementOut,
+    summary="One statement, its passages, source and licence",
+)
+def get_statement(statement_id: str, search: SearchDep) -> StatementOut:
+    st = search.backend.statement(statement_id)
+    if st is None:
+        raise NotFound(f"no statement with id {statement_id!r}")
+    return StatementOut(
+        id=st.id,
+        title=st.title,
+        date=st.date,
+        published=st.published_on,
+        source=st.source,
+        url=st.url,
+        license=st.license,
+        kind=st.kind,
+        language=st.language,
+        speakers=list(st.speakers),
+        series=list(st.series),
+        text=st.text,
+        meta=dict(st.meta),
+        passages=[
+            PassageOut(number=p.number, text=p.text, addressee=p.addressee) for p in st.passages
+        ],
+    )

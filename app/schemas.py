@@ -1,0 +1,131 @@
+"""Response models of the HTTP API (they also document it in OpenAPI)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pydantic import BaseModel, Field
+
+from indexer.backends.base import StatementMeta
+from indexer.search import SearchPage, Snippet, StatementHit
+
+
+class SnippetOut(BaseModel):
+    passage: int = Field(description="Passage number within the statement (from 0).")
+    left: str
+    match: str = Field(description="The whole matched phrase, as written.")
+    right: str
+    start: int = Field(description="Character offset of the match in the passage text.")
+    end: int
+    addressee: str | None = None
+
+    @classmethod
+    def of(cls, s: Snippet) -> SnippetOut:
+        return cls(
+            passage=s.passage,
+            left=s.left,
+            match=s.match,
+            right=s.right,
+            start=s.start,
+            end=s.end,
+            addressee=s.addressee,
+        )
+
+
+class StatementBase(BaseModel):
+    id: str
+    title: str
+    date: dt.date = Field(description="When it was said or sent.")
+    published: dt.date = Field(description="When it became public.")
+    source: str
+    url: str | None
+    license: str
+    kind: str
+    language: str
+    speakers: list[str]
+    series: list[str]
+
+    @classmethod
+    def fields_of(cls, m: StatementMeta) -> dict[str, object]:
+        return {
+            "id": m.id,
+            "title": m.title,
+            "date": m.date,
+            "published": m.published,
+            "source": m.source,
+            "url": m.url,
+            "license": m.license,
+            "kind": m.kind,
+            "language": m.language,
+            "speakers": list(m.speakers),
+            "series": list(m.series),
+        }
+
+
+class HitOut(StatementBase):
+    occurrences: int = Field(description="Exact occurrences in this statement.")
+    passages: int = Field(description="Matching passages in this statement.")
+    score: float
+    snippets: list[SnippetOut]
+
+    @classmethod
+    def of(cls, h: StatementHit) -> HitOut:
+        return cls(
+            **cls.fields_of(h.statement),
+            occurrences=h.occurrences,
+            passages=h.passages,
+            score=round(h.score, 6),
+            snippets=[SnippetOut.of(s) for s in h.snippets],
+        )
+
+
+class TotalOut(BaseModel):
+    statements: int
+    passages: int
+    occurrences: int
+
+
+class FacetValue(BaseModel):
+    value: str
+    statements: int
+
+
+class SearchOut(BaseModel):
+    total: TotalOut = Field(description="Exact totals under the matching model.")
+    results: list[HitOut]
+    next: str | None = Field(description="Opaque cursor for the next page, or null.")
+    facets: dict[str, list[FacetValue]]
+
+    @classmethod
+    def of(cls, page: SearchPage) -> SearchOut:
+        return cls(
+            total=TotalOut(
+                statements=page.totals.statements,
+                passages=page.totals.passages,
+                occurrences=page.totals.occurrences,
+            ),
+            results=[HitOut.of(h) for h in page.hits],
+            next=page.next,
+            facets={
+                f: [FacetValue(value=v, statements=n) for v, n in values]
+                for f, values in page.facets.items()
+            },
+        )
+
+
+class PassageOut(BaseModel):
+    number: int
+    text: str
+    addressee: str | None
+
+
+class StatementOut(StatementBase):
+    text: str
+    meta: dict[str, object]
+    passages: list[PassageOut]
+
+
+class Health(BaseModel):
+    status: str
+    backend: str | None = None
+    statements: int | None = None
