@@ -1,7 +1,7 @@
 """The matching model: normalisation, tokens with offsets, and passage splitting.
 
 Every backend and every count obeys this module. Text is compared after NFKC, case
-folding and ё→е; each Han character is a token, otherwise a token is a maximal run of
+folding, NFKC again (so folding twice changes nothing) and ё→е; each Han character is a token, otherwise a token is a maximal run of
 Unicode letters, marks and decimal digits; everything else separates tokens. Offsets
 always point into the original text, so hits can be shown as they were written.
 """
@@ -25,8 +25,10 @@ _HAN_EDGE = regex.compile(r"\p{Han}")
 
 
 def fold(text: str) -> str:
-    """Normalise a string under the matching model (NFKC, case folding, ё→е)."""
-    return unicodedata.normalize("NFKC", text).casefold().replace("ё", "е")
+    """Normalise a string under the matching model (NFKC, case folding, NFKC again so that
+    folding is idempotent, ё→е)."""
+    once = unicodedata.normalize("NFKC", text).casefold()
+    return unicodedata.normalize("NFKC", once).replace("ё", "е")
 
 
 def _fold_with_map(text: str) -> tuple[str, list[tuple[int, int]] | None]:
@@ -37,7 +39,7 @@ def _fold_with_map(text: str) -> tuple[str, list[tuple[int, int]] | None]:
     """
     if unicodedata.is_normalized("NFKC", text):
         cf = text.casefold()
-        if len(cf) == len(text):
+        if len(cf) == len(text) and unicodedata.is_normalized("NFKC", cf):
             return cf.replace("ё", "е"), None
     # Fold cluster by cluster (a base and its marks) so each folded char knows its source.
     out: list[str] = []

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Iterable
+from functools import lru_cache
 
 
 def _is_han(ch: str) -> bool:
@@ -25,8 +26,14 @@ def _is_han(ch: str) -> bool:
 
 
 def tokens(text: str) -> list[str]:
-    """Tokens of `text`: NFKC, casefold, ё→е; Han chars alone; letter/mark/digit runs."""
-    norm = unicodedata.normalize("NFKC", text).casefold().replace("ё", "е")
+    """Tokens of `text`: NFKC, casefold, NFKC, ё→е; Han chars alone; letter/mark/digit runs."""
+    return list(_tokens(text))
+
+
+@lru_cache(maxsize=100_000)
+def _tokens(text: str) -> tuple[str, ...]:
+    once = unicodedata.normalize("NFKC", text).casefold()
+    norm = unicodedata.normalize("NFKC", once).replace("ё", "е")
     out: list[str] = []
     run: list[str] = []
     for ch in norm:
@@ -43,13 +50,13 @@ def tokens(text: str) -> list[str]:
             run = []
     if run:
         out.append("".join(run))
-    return out
+    return tuple(out)
 
 
 def occurrences(passage: str, phrase: str) -> int:
     """How many start positions in `passage` begin the tokens of `phrase`."""
-    hay = tokens(passage)
-    want = tokens(phrase)
+    hay = _tokens(passage)
+    want = _tokens(phrase)
     n = len(want)
     return sum(1 for i in range(len(hay) - n + 1) if hay[i : i + n] == want)
 

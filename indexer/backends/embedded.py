@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import threading
-import time
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -107,7 +106,6 @@ class EmbeddedBackend:
         self._lock = threading.RLock()
         self._writer: Any = None
         self._meta_cache: tuple[int, list[StatementMeta], dict[int, StatementMeta]] | None = None
-        self._checked_at = 0.0
         self._generation = -1
         try:
             self.path.mkdir(parents=True, exist_ok=True)
@@ -139,10 +137,8 @@ class EmbeddedBackend:
 
     def _refresh(self, force: bool = False) -> None:
         """Reload the searcher when another process (or this one) has committed."""
-        now = time.monotonic()
-        if not force and now - self._checked_at < 0.5:
-            return
-        self._checked_at = now
+        # Reading meta.json costs microseconds; doing it on every call means a commit by
+        # any process is visible to the next query.
         stamp = self._opstamp()
         if force or stamp != self._generation:
             with self._lock:
