@@ -1,0 +1,140 @@
+"""The HTTP API: shapes, exact totals, paging, export, and one error shape everywhere."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+from fastapi.testclient import TestClient
+
+from indexer.model import Statement
+from tests import bruteforce
+
+
+def test_health_and_readiness(client: TestClient) -> None:
+    assert client.get("/healthz").json() == {"status": "ok", "backend": None, "statements": None}
+    ready = client.get("/readyz").json()
+    assert ready["status"] == "ready" and ready["backend"] == "embedded"
+    assert ready["statements"] > 300
+
+
+def test_search_strategic_partnership(client: TestClient, slices: list[Statement]) -> None:
+    r = client.get("/api/v1/search", params={"q": '"strategic partnership"'})
+    assert r.status_code == 200
+    body = r.json()
+    rows = [(s.id, s.date.year, p.text) for s in slices for p in s.passages]
+    expected = bruteforce.count(rows, "strategic partnership")
+    assert body["total"] == {
+        "statements": expected["statements"],
+        "passages": expected["passages"],
+        "occurrences": expected["occurrences"],
+    }
+    assert len(body["results"]) == 20 and body["next"]
+    kremlin = [h for h in body["results"] if h["id"].startswith("kremlin-")]
+    assert kremlin
+    for hit in kremlin:
+        assert hit["url"].startswith("http://en.kremlin.ru/")
+        assert "CC BY 4.0" in hit["license"]
+    for hit in body["results"]:
+        assert hit["snippets"]
+        for s in hit["snippets"]:
+            assert s["match"].lower().replace("\u00a0", " ") == "strategic partnership"
+    # Scores never increase down the page.
+    scores = [h["score"] for h in body["results"]]
+    assert scores == sorted(scores, reverse=True)
+    assert sum(f["statements"] for f in body["facets"]["year"]) == expected["statements"]
+
+
+def test_snippet_offsets_point_into_the_passage(client: TestClient) -> None:
+    body = client.get("/api/v1/search", params={"q": "China’s", "limit": 5}).json()
+    for hit in body["results"]:
+        st = client.get(f"/api/v1/statements/{hit['id']}").json()
+        for s in hit["snippets"]:
+            text = st["passages"][s["passage"]]["text"]
+            assert text[s["start"] : s["end"]] == s["match"]
+            assert text[: s["start"]].endswith(s["left"])
+            assert text[s["end"] :].startswith(s["right"])
+
+
+@pytest.mark.parametrize("sort", ["relevance", "date", "-date"])
+def test_paging_returns_each_statement_once_in_order(client: TestClient, sort: str) -> None:
+    params: dict[str, str | int] = {"q": "the", "limit": 37, "sort": sort, "snippets": 0}
+    first = client.get("/api/v1/search", params=params).json()
+    seen: list[dict[str, object]] = list(first["results"])
+    nxt = first["next"]
+    while nxt:
+        page = client.get("/api/v1/search", params={**params, "cursor": nxt}).json()
+        seen.extend(page["results"])
+        nxt = page["next"]
+    ids = [h["id"] for h in seen]
+    assert len(ids) == len(set(ids)) == first["total"]["statements"]
+    if sort == "date":
+        assert [h["date"] for h in seen] == sorted(h["date"] for h in seen)  # type: ignore[type-var]
+    if sort == "-date":
+        assert [h["date"] for h in seen] == sorted((h["date"] for h in seen), reverse=True)  # type: ignore[type-var]
+
+
+def test_chinese_phrase_search(client: TestClient) -> None:
+    body = client.get("/api/v1/search", params={"q": "新时代", "sort": "date"}).json()
+    assert body["total"]["statements"] > 0
+    assert all(h["language"] == "zh" for h in body["results"])
+    assert body["results"][0]["snippets"][0]["match"] == "新时代"
+
+
+def test_filters_as_parameters_and_inline_agree(client: TestClient) -> None:
+    a = client.get("/api/v1/search", params={"q": "cooperation", "year": "2000..2005",
+                                             "kind": "call"}).json()
+    b = client.get("/api/v1/search", params={"q": "cooperation year:2000..2005 kind:call"}).json()
+    assert a["total"] == b["total"] and a["total"]["statements"] > 0
+    assert all("2000" <= h["date"][:4] <= "2005" and h["kind"] == "call" for h in a["results"])
+
+
+def test_csv_and_jsonl_export(client: TestClient) -> None:
+    r = client.get("/api/v1/search", params={"q": '"strategic partnership"', "format": "csv"})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    total = client.get("/api/v1/search", params={"q": '"strategic partnership"'}).json()["total"]
+    assert len(rows) == total["occurrences"]
+    assert all(row["match"].lower() == "strategic partnership" for row in rows)
+    r2 = client.get("/api/v1/search", params={"q": '"strategic partnership"'},
+                    headers={"Accept": "text/csv"})
+    assert r2.text == r.text
+    lines = client.get("/api/v1/search", params={"q": '"strategic partnership"',
+                                                 "format": "json"}).text.splitlines()
+    assert [json.loads(line)["id"] for line in lines] == [row["id"] for row in rows]
+
+
+def test_statement_endpoint(client: TestClient) -> None:
+    body = client.get("/api/v1/statements/kremlin-62521").json()
+    assert body["title"].startswith("New Year greetings")
+    assert body["license"] and body["url"]
+    assert sum(1 for p in body["passages"] if p["addressee"]) >= 40
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/api/v1/search?q=%22unclosed", 400),
+        ("/api/v1/search?q=a&limit=0", 422),
+        ("/api/v1/search?q=a&sort=sideways", 422),
+        ("/api/v1/search?q=a&cursor=%%%", 422),
+        ("/api/v1/search?q=a&year=tomorrow", 400),
+        ("/api/v1/statements/no-such-id", 404),
+        ("/api/v1/nothing-here", 404),
+    ],
+)
+def test_every_error_has_one_shape(client: TestClient, path: str, status: int) -> None:
+    r = client.get(path)
+    assert r.status_code == status
+    assert r.headers["content-type"] == "application/problem+json"
+    body = r.json()
+    assert set(body) >= {"type", "title", "status", "detail"}
+    assert body["status"] == status
+
+
+def test_query_syntax_error_names_the_position(client: TestClient) -> None:
+    body = client.get("/api/v1/search", params={"q": 'china "new era'}).json()
+    assert body["errors"][0]["position"] == len('china "new era')
+    assert "quote" in body["detail"]
