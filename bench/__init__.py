@@ -1,0 +1,1 @@
+"""Benchmarks: datasets, workloads and the BENCHMARKS.md report."""
