@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from indexer.backends.base import Backend
+from indexer.errors import EngineFailure
 from indexer.model import Rejection, Statement
 
 Source = Iterable[Statement | Rejection]
@@ -88,7 +89,21 @@ def ingest(
             else:
                 unchanged += 1
         if to_write:
-            backend.write(to_write)
+            failed = _write(backend, to_write)
+            if failed:
+                # The engine refused some documents: report them, keep the rest.
+                for sid, reason in failed.items():
+                    report.rejected.append(Rejection("(engine)", 0, reason, id=sid))
+                kept = [st for st in to_write if st.id not in failed]
+                for st in to_write:
+                    if st.id in failed:
+                        if st.id in stored:
+                            updated -= 1
+                        else:
+                            accepted -= 1
+                to_write = kept
+                if kept:
+                    backend.write(kept)
         report.accepted += accepted
         report.updated += updated
         report.unchanged += unchanged
@@ -113,6 +128,18 @@ def ingest(
             flush()
     flush()
     return report
+
+
+def _write(backend: Backend, statements: list[Statement]) -> dict[str, str]:
+    """Write; return {id: reason} for documents the engine refused one by one."""
+    try:
+        backend.write(statements)
+    except EngineFailure as exc:
+        failed = {str(e.get("id")): str(e.get("reason")) for e in exc.errors if e.get("id")}
+        if not failed:
+            raise
+        return failed
+    return {}
 
 
 def delete(backend: Backend, ids: Iterable[str]) -> int:

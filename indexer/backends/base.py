@@ -12,7 +12,7 @@ import datetime as dt
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -117,3 +117,24 @@ class Backend(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+def meta_from_json(m: dict[str, Any]) -> StatementMeta:
+    return StatementMeta(
+        key=int(m["key"]),
+        id=m["id"],
+        title=m.get("title", ""),
+        date=dt.date.fromisoformat(m["date"]),
+        published=dt.date.fromisoformat(m["published"]),
+        source=m.get("source", ""),
+        url=m.get("url"),
+        license=m.get("license", ""),
+        language=m.get("language", ""),
+        kind=m.get("kind", "other"),
+        speakers=tuple(m.get("speakers", ())),
+        series=tuple(m.get("series", ())),
+        addressees=tuple(m.get("addressees", ())),
+        passages=int(m["n_passages"]),
+        tokens=int(m["n_tokens"]),
+        hash=m["hash"],
+    )

@@ -21,9 +21,10 @@ import numpy.typing as npt
 import tantivy
 
 from indexer import matching
-from indexer.backends.base import Matches, StatementMeta, WriteResult, statement_key
+from indexer.backends.base import Matches, StatementMeta, WriteResult, meta_from_json
+from indexer.backends.fields import FILTER_FIELDS, day_number, documents
 from indexer.errors import EngineFailure, EngineUnavailable, QueryError, TifaError
-from indexer.filtering import evaluate, filter_value_tokens
+from indexer.filtering import evaluate
 from indexer.model import Statement, statement_from_stored
 from indexer.query import (
     MAX_PREFIX_EXPANSIONS,
@@ -42,15 +43,6 @@ from indexer.query import (
 from indexer.text import terms
 
 SCHEMA_VERSION = 1
-FILTER_FIELDS = {
-    "speaker": "speakers",
-    "source": "source",
-    "kind": "kind",
-    "lang": "language",
-    "series": "series",
-    "addressee": "addressee",
-    "id": "sid_tokens",
-}
 K1 = np.float32(1.2)
 B = np.float32(0.75)
 
@@ -88,10 +80,6 @@ def _schema() -> tantivy.Schema:
     sb.add_bytes_field("meta", stored=True)
     sb.add_bytes_field("record", stored=True)
     return sb.build()
-
-
-def _day(d: Any) -> int:
-    return int(d.year) * 10000 + int(d.month) * 100 + int(d.day)
 
 
 class EmbeddedBackend:
@@ -242,7 +230,7 @@ class EmbeddedBackend:
         metas = []
         for _, addr in self._all(searcher, self._type("statement")):
             m = json.loads(searcher.doc(addr)["meta"][0])
-            metas.append(_meta_from_json(m))
+            metas.append(meta_from_json(m))
         metas.sort(key=lambda m: (m.date, m.id))
         by_key = {m.key: m for m in metas}
         self._meta_cache = (gen, metas, by_key)
@@ -328,8 +316,8 @@ class EmbeddedBackend:
                 self.schema,
                 field,
                 tantivy.FieldType.Integer,
-                _day(node.lo) if node.lo else None,
-                _day(node.hi) if node.hi else None,
+                day_number(node.lo) if node.lo else None,
+                day_number(node.hi) if node.hi else None,
             )
         if isinstance(node, Not):
             return tantivy.Query.boolean_query(
@@ -544,54 +532,24 @@ class EmbeddedBackend:
         return WriteResult(written=len(statements), deleted=deleted)
 
     def _documents(self, st: Statement) -> list[Any]:
-        key = statement_key(st.id)
-        shared: dict[str, str] = {
-            "speakers": filter_value_tokens(st.speakers),
-            "source": filter_value_tokens([st.source]),
-            "kind": st.kind,
-            "language": st.language,
-            "series": filter_value_tokens(st.series),
-            "sid_tokens": filter_value_tokens([st.id]),
-        }
-        date, published = _day(st.date), _day(st.published_on)
+        passages, statement = documents(st)
         docs = []
-        total_tokens = 0
-        for p in st.passages:
-            toks = terms(p.text)
-            total_tokens += len(toks)
+        for fields in passages:
             d = tantivy.Document()
-            d.add_text("doc_type", "passage")
-            d.add_text("sid", st.id)
-            d.add_integer("key", key)
-            d.add_integer("pno", p.number)
-            d.add_unsigned("ntok", len(toks))
-            d.add_text("tokens", " ".join(toks))
-            if st.language == "ru":
-                d.add_text("lemmas", " ".join(matching.lemmas(toks)))
-            else:
-                d.add_text("lemmas", " ".join(toks))
-            for field, value in shared.items():
-                if value:
-                    d.add_text(field, value)
-            if p.addressee:
-                d.add_text("addressee", filter_value_tokens([p.addressee]))
-            d.add_integer("date", date)
-            d.add_integer("published", published)
+            for name in ("doc_type", "sid", "tokens", "lemmas", *FILTER_FIELDS.values()):
+                if fields[name]:
+                    d.add_text(name, fields[name])
+            for name in ("key", "pno", "date", "published"):
+                d.add_integer(name, fields[name])
+            d.add_unsigned("ntok", fields["ntok"])
             docs.append(d)
-        record = st.to_record()
-        meta = {k: v for k, v in record.items() if k not in ("text", "passages", "meta")}
-        meta["key"] = key
-        meta["addressees"] = sorted({p.addressee for p in st.passages if p.addressee})
-        meta["n_passages"] = len(st.passages)
-        meta["n_tokens"] = total_tokens
-        meta["hash"] = st.content_hash()
         d = tantivy.Document()
         d.add_text("doc_type", "statement")
-        d.add_text("sid", st.id)
-        d.add_integer("key", key)
-        d.add_text("hash", meta["hash"])
-        d.add_bytes("meta", json.dumps(meta, ensure_ascii=False).encode("utf-8"))
-        d.add_bytes("record", json.dumps(record, ensure_ascii=False).encode("utf-8"))
+        d.add_text("sid", statement["sid"])
+        d.add_integer("key", statement["key"])
+        d.add_text("hash", statement["hash"])
+        d.add_bytes("meta", json.dumps(statement["meta"], ensure_ascii=False).encode("utf-8"))
+        d.add_bytes("record", json.dumps(statement["record"], ensure_ascii=False).encode())
         docs.append(d)
         return docs
 
@@ -623,29 +581,6 @@ def _bm25_params(explanation: dict[str, Any]) -> tuple[np.float32, np.float32] |
     if idf is None or avgdl is None:
         return None
     return np.float32(idf) * (np.float32(1) + K1), np.float32(avgdl)
-
-
-def _meta_from_json(m: dict[str, Any]) -> StatementMeta:
-    import datetime as dt
-
-    return StatementMeta(
-        key=int(m["key"]),
-        id=m["id"],
-        title=m.get("title", ""),
-        date=dt.date.fromisoformat(m["date"]),
-        published=dt.date.fromisoformat(m["published"]),
-        source=m.get("source", ""),
-        url=m.get("url"),
-        license=m.get("license", ""),
-        language=m.get("language", ""),
-        kind=m.get("kind", "other"),
-        speakers=tuple(m.get("speakers", ())),
-        series=tuple(m.get("series", ())),
-        addressees=tuple(m.get("addressees", ())),
-        passages=int(m["n_passages"]),
-        tokens=int(m["n_tokens"]),
-        hash=m["hash"],
-    )
 
 
 def default_path(data_dir: Path) -> Path:

@@ -1,0 +1,172 @@
+"""Elasticsearch request bodies, built by pure functions from Tifa's query AST.
+
+Nothing here talks to a server; tests compare these bodies with literal dicts. Text
+fields hold pre-folded tokens analysed by whitespace only, so Elasticsearch sees exactly
+the tokens the embedded engine sees.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from indexer import matching
+from indexer.backends.fields import FILTER_FIELDS, day_number
+from indexer.query import And, DateRange, FieldIs, Leaf, MatchAll, Near, Node, Not, Or, Phrase
+from indexer.text import terms
+
+Body = dict[str, Any]
+# (field, prefix) -> the indexed words it expands to, looked up before building.
+Expansions = Mapping[tuple[str, str], Sequence[str]]
+
+
+@cache
+def _mappings() -> dict[str, Any]:
+    text = resources.files("indexer.backends.elastic").joinpath("mappings.json").read_text()
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
+
+
+def index_body(shards: int, replicas: int) -> Body:
+    """Settings and mappings of a statements index."""
+    m = _mappings()
+    return {
+        "settings": {
+            "number_of_shards": shards,
+            "number_of_replicas": replicas,
+            **m["settings"],
+        },
+        "mappings": m["mappings"],
+    }
+
+
+def vocabulary_body(shards: int, replicas: int) -> Body:
+    """Settings and mappings of the vocabulary index (prefix expansion)."""
+    return {
+        "settings": {"number_of_shards": shards, "number_of_replicas": replicas},
+        "mappings": _mappings()["vocabulary"]["mappings"],
+    }
+
+
+def leaf_field(leaf: Phrase) -> str:
+    return "lemmas" if leaf.lemma else "tokens"
+
+
+def leaf_tokens(leaf: Phrase) -> list[str]:
+    return matching.lemmas(leaf.tokens) if leaf.lemma else list(leaf.tokens)
+
+
+def phrase_variants(leaf: Phrase, expansions: Expansions) -> list[list[str]]:
+    """The plain token lists a phrase stands for (its prefix expanded)."""
+    toks = leaf_tokens(leaf)
+    if not leaf.prefix:
+        return [toks]
+    return [[*toks[:-1], word] for word in expansions.get((leaf_field(leaf), toks[-1]), ())]
+
+
+def phrase_query(field: str, toks: Sequence[str]) -> Body:
+    """Consecutive tokens in `field` (a term query for a single token)."""
+    if len(toks) == 1:
+        return {"term": {field: toks[0]}}
+    return {"match_phrase": {field: {"query": " ".join(toks)}}}
+
+
+def leaf_query(leaf: Leaf, expansions: Expansions) -> Body:
+    """A query matching every passage where the clause occurs (a superset for slop and
+    NEAR, which `indexer.matching` settles)."""
+    if isinstance(leaf, Near):
+        return {
+            "bool": {
+                "must": [leaf_query(leaf.left, expansions), leaf_query(leaf.right, expansions)]
+            }
+        }
+    field = leaf_field(leaf)
+    variants = phrase_variants(leaf, expansions)
+    if not variants:
+        return {"match_none": {}}
+    if leaf.slop:
+        return {
+            "bool": {
+                "must": [
+                    {"terms": {field: sorted({v[k] for v in variants})}}
+                    for k in range(len(leaf.tokens))
+                ]
+            }
+        }
+    if len(variants) == 1:
+        return phrase_query(field, variants[0])
+    return {
+        "bool": {"should": [phrase_query(field, v) for v in variants], "minimum_should_match": 1}
+    }
+
+
+def compile_query(node: Node, expansions: Expansions) -> Body:
+    """A filter-context query matching exactly the passages `node` matches."""
+    if isinstance(node, (Phrase, Near)):
+        return leaf_query(node, expansions)
+    if isinstance(node, MatchAll):
+        return {"match_all": {}}
+    if isinstance(node, FieldIs):
+        toks = terms(node.value)
+        if not toks:
+            return {"match_none": {}}
+        return phrase_query(FILTER_FIELDS[node.field], toks)
+    if isinstance(node, DateRange):
+        field = "published" if node.field == "published" else "date"
+        bounds: dict[str, int] = {}
+        if node.lo:
+            bounds["gte"] = day_number(node.lo)
+        if node.hi:
+            bounds["lte"] = day_number(node.hi)
+        return {"range": {field: bounds}}
+    if isinstance(node, Not):
+        return {"bool": {"must_not": [compile_query(node.child, expansions)]}}
+    if isinstance(node, And):
+        must = [compile_query(c, expansions) for c in node.children if not isinstance(c, Not)]
+        must_not = [compile_query(c.child, expansions) for c in node.children if isinstance(c, Not)]
+        body: Body = {"filter": must} if must else {"filter": [{"match_all": {}}]}
+        if must_not:
+            body["must_not"] = must_not
+        return {"bool": body}
+    if isinstance(node, Or):
+        return {
+            "bool": {
+                "should": [compile_query(c, expansions) for c in node.children],
+                "minimum_should_match": 1,
+            }
+        }
+    raise TypeError(f"unknown query node {node!r}")
+
+
+def passages_only(query: Body) -> Body:
+    """`query` restricted to passage documents, in filter context (no scores)."""
+    return {"bool": {"filter": [query, {"term": {"doc_type": "passage"}}]}}
+
+
+def scored(variant: Body, whole: Body) -> Body:
+    """Score by one plain phrase (its BM25 carries the phrase frequency) among the
+    passages `whole` matches."""
+    return {"bool": {"must": [variant], "filter": [whole]}}
+
+
+def statement_by(field: str, value: object) -> Body:
+    return {"bool": {"filter": [{"term": {field: value}}, {"term": {"doc_type": "statement"}}]}}
+
+
+def statements_by_ids(ids: Sequence[str]) -> Body:
+    return {
+        "bool": {"filter": [{"terms": {"sid": list(ids)}}, {"term": {"doc_type": "statement"}}]}
+    }
+
+
+def prefix_lookup(field: str, prefix: str, limit: int) -> Body:
+    """A search of the vocabulary index for the words of `field` starting with `prefix`."""
+    return {
+        "size": limit,
+        "query": {"bool": {"filter": [{"term": {"field": field}}, {"prefix": {"term": prefix}}]}},
+        "sort": [{"term": "asc"}],
+        "_source": ["term"],
+    }
