@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from app import errors
 from app.config import Settings
 from app.engine import open_search
-from app.routes import health, search, statements
+from app.routes import health, search, statements, timeline
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -33,6 +33,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.search = search_layer
     errors.install(app)
-    for module in (health, search, statements):
+    for module in (health, search, statements, timeline):
         app.include_router(module.router)
     return app

@@ -84,8 +84,9 @@ def test_chinese_phrase_search(client: TestClient) -> None:
 
 
 def test_filters_as_parameters_and_inline_agree(client: TestClient) -> None:
-    a = client.get("/api/v1/search", params={"q": "cooperation", "year": "2000..2005",
-                                             "kind": "call"}).json()
+    a = client.get(
+        "/api/v1/search", params={"q": "cooperation", "year": "2000..2005", "kind": "call"}
+    ).json()
     b = client.get("/api/v1/search", params={"q": "cooperation year:2000..2005 kind:call"}).json()
     assert a["total"] == b["total"] and a["total"]["statements"] > 0
     assert all("2000" <= h["date"][:4] <= "2005" and h["kind"] == "call" for h in a["results"])
@@ -98,11 +99,13 @@ def test_csv_and_jsonl_export(client: TestClient) -> None:
     total = client.get("/api/v1/search", params={"q": '"strategic partnership"'}).json()["total"]
     assert len(rows) == total["occurrences"]
     assert all(row["match"].lower() == "strategic partnership" for row in rows)
-    r2 = client.get("/api/v1/search", params={"q": '"strategic partnership"'},
-                    headers={"Accept": "text/csv"})
+    r2 = client.get(
+        "/api/v1/search", params={"q": '"strategic partnership"'}, headers={"Accept": "text/csv"}
+    )
     assert r2.text == r.text
-    lines = client.get("/api/v1/search", params={"q": '"strategic partnership"',
-                                                 "format": "json"}).text.splitlines()
+    lines = client.get(
+        "/api/v1/search", params={"q": '"strategic partnership"', "format": "json"}
+    ).text.splitlines()
     assert [json.loads(line)["id"] for line in lines] == [row["id"] for row in rows]
 
 
@@ -138,3 +141,34 @@ def test_query_syntax_error_names_the_position(client: TestClient) -> None:
     body = client.get("/api/v1/search", params={"q": 'china "new era'}).json()
     assert body["errors"][0]["position"] == len('china "new era')
     assert "quote" in body["detail"]
+
+
+def test_timeline_matches_brute_force_per_year(client: TestClient, slices: list[Statement]) -> None:
+    body = client.get(
+        "/api/v1/timeline", params=[("q", '"strategic partnership"'), ("q", "新时代")]
+    ).json()
+    rows = [(s.id, s.date.year, p.text) for s in slices for p in s.passages]
+    for series, phrase in zip(body["series"], ["strategic partnership", "新时代"], strict=True):
+        expected = bruteforce.count(rows, phrase)["per_year"]
+        got = {
+            int(r["period"]): (r["statements"], r["occurrences"])
+            for r in series["rows"]
+            if r["statements"]
+        }
+        assert got == expected
+    years = {int(r["period"]) for r in body["series"][0]["rows"]}
+    corpus_years = {s.date.year for s in slices}
+    # Every year between the first and last is listed; those without text say so.
+    assert years == set(range(min(years), max(years) + 1))
+    for r in body["series"][0]["rows"]:
+        assert r["has_corpus"] == (int(r["period"]) in corpus_years)
+        if not r["has_corpus"]:
+            assert r["per_10k_tokens"] is None
+
+
+def test_timeline_csv_and_limits(client: TestClient) -> None:
+    r = client.get("/api/v1/timeline", params={"q": "china", "format": "csv", "smoothing": 3})
+    assert r.status_code == 200 and r.text.startswith("query,period,statements")
+    too_many = [("q", f"w{i}") for i in range(11)]
+    assert client.get("/api/v1/timeline", params=too_many).status_code == 422
+    assert client.get("/api/v1/timeline", params={"q": "a", "smoothing": 2}).status_code == 422

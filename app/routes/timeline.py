@@ -1,0 +1,136 @@
+"""Timelines: per-year or per-month counts of up to ten queries, beside the corpus."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+
+from app.analysis.timeline import Granularity, build_timeline, periods_between
+from app.deps import FiltersDep, SearchDep
+from indexer.errors import InvalidInput
+from indexer.query import MatchAll, Node, with_filters
+from indexer.search import Search
+
+router = APIRouter(prefix="/api/v1", tags=["timeline"])
+
+MAX_QUERIES = 10
+
+
+class TimelineRowOut(BaseModel):
+    period: str
+    statements: int = Field(description="Statements with at least one occurrence.")
+    occurrences: int
+    corpus_statements: int = Field(description="Statements the filters admit in the period.")
+    corpus_tokens: int
+    per_10k_tokens: float | None = Field(description="Null where the period has no corpus.")
+    share_of_statements: float | None
+    has_corpus: bool = Field(description="False: no text at all in this period (not zero).")
+    smoothed_per_10k: float | None = None
+
+
+class TimelineSeriesOut(BaseModel):
+    query: str
+    total_statements: int
+    total_occurrences: int
+    rows: list[TimelineRowOut]
+
+
+class TimelineOut(BaseModel):
+    interval: str
+    smoothing: int | None
+    series: list[TimelineSeriesOut]
+
+
+def timeline_of(
+    search: Search,
+    queries: list[str],
+    filters: list[Node],
+    interval: Granularity,
+    smoothing: int | None,
+) -> TimelineOut:
+    """Timelines of several queries over one shared set of periods."""
+    if not queries or len(queries) > MAX_QUERIES:
+        raise InvalidInput(f"give between 1 and {MAX_QUERIES} queries (q=...&q=...)")
+    if smoothing is not None and (smoothing < 1 or smoothing % 2 == 0):
+        raise InvalidInput("smoothing must be an odd number of periods, e.g. 3 or 5")
+    filter_node = with_filters(MatchAll(), filters)
+    counted = [
+        (q, search.timeline(search.query(q, filters), filter_node, interval)) for q in queries
+    ]
+    labels = sorted({p.period for _, rows in counted for p in rows})
+    if labels:
+        first, last = labels[0], labels[-1]
+        start = dt.date(int(first[:4]), int(first[5:7] or 1) if interval == "month" else 1, 1)
+        end = dt.date(int(last[:4]), int(last[5:7] or 12) if interval == "month" else 12, 1)
+        labels = periods_between(start, end, interval)
+    series = []
+    for q, rows in counted:
+        hits = {p.period: (p.statements, p.occurrences) for p in rows}
+        corpus = {p.period: (p.corpus_statements, p.corpus_tokens) for p in rows}
+        built = build_timeline(labels, hits, corpus, smoothing=smoothing)
+        series.append(
+            TimelineSeriesOut(
+                query=q,
+                total_statements=sum(r.statements for r in built),
+                total_occurrences=sum(r.occurrences for r in built),
+                rows=[
+                    TimelineRowOut(
+                        period=r.period,
+                        statements=r.statements,
+                        occurrences=r.occurrences,
+                        corpus_statements=r.corpus_statements,
+                        corpus_tokens=r.corpus_tokens,
+                        per_10k_tokens=r.per_10k_tokens,
+                        share_of_statements=r.share_of_statements,
+                        has_corpus=r.has_corpus,
+                        smoothed_per_10k=r.smoothed_per_10k,
+                    )
+                    for r in built
+                ],
+            )
+        )
+    return TimelineOut(interval=interval, smoothing=smoothing, series=series)
+
+
+@router.get(
+    "/timeline",
+    response_model=TimelineOut,
+    summary="Counts per year or month of up to ten queries",
+    description=(
+        "For each query and period: matching statements, exact occurrences, the corpus the "
+        "filters admit (statements, tokens), occurrences per 10,000 tokens and the share of "
+        "statements. A period with no corpus text has `has_corpus: false` and null rates "
+        "(unknown, not zero). `smoothing=N` adds a centred moving average of the rate. "
+        "`format=csv` exports one row per query and period."
+    ),
+    responses={200: {"content": {"text/csv": {}}}},
+)
+def timeline(
+    search: SearchDep,
+    filters: FiltersDep,
+    q: Annotated[list[str], Query(description="One or more queries (repeat q).")],
+    interval: Annotated[Literal["year", "month"], Query()] = "year",
+    smoothing: Annotated[int | None, Query(ge=1, le=21)] = None,
+    format: Annotated[Literal["csv", "json"] | None, Query()] = None,
+) -> TimelineOut | Response:
+    out = timeline_of(search, q, filters, interval, smoothing)
+    if format != "csv":
+        return out
+    buf = io.StringIO()
+    fields = list(TimelineRowOut.model_fields)
+    writer = csv.writer(buf)
+    writer.writerow(["query", *fields])
+    for s in out.series:
+        for r in s.rows:
+            writer.writerow([s.query, *(getattr(r, f) for f in fields)])
+    return Response(
+        buf.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="tifa-timeline.csv"'},
+    )
