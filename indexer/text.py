@@ -1,9 +1,9 @@
 """The matching model: normalisation, tokens with offsets, and passage splitting.
 
 Every backend and every count obeys this module. Text is compared after NFKC, case
-folding, NFKC again (so folding twice changes nothing) and ё→е; each Han character is a token, otherwise a token is a maximal run of
-Unicode letters, marks and decimal digits; everything else separates tokens. Offsets
-always point into the original text, so hits can be shown as they were written.
+folding, NFKC again (so folding twice changes nothing) and ё→е; each Han character is a
+token, otherwise a token is a maximal run of Unicode letters, marks and decimal digits;
+everything else separates tokens. Offsets always point into the original text, so hits can be shown as they were written.
 """
 
 from __future__ import annotations

@@ -27,6 +27,11 @@ def statement_key(statement_id: str) -> int:
     return int.from_bytes(digest, "big") >> 1
 
 
+def passage_key(statement_id: str, number: int) -> int:
+    """A 63-bit integer key for one passage, stable across runs and engines."""
+    return statement_key(f"{statement_id}\x00{number}")
+
+
 @dataclass(frozen=True, slots=True)
 class StatementMeta:
     """What the search layer needs of a statement without its text."""

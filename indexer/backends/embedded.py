@@ -39,10 +39,11 @@ from indexer.query import (
     Or,
     Phrase,
     leaves,
+    text_clauses,
 )
 from indexer.text import terms
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 K1 = np.float32(1.2)
 B = np.float32(0.75)
 
@@ -69,6 +70,7 @@ def _schema() -> tantivy.Schema:
     sb.add_text_field("sid", stored=True, tokenizer_name="raw")
     sb.add_integer_field("key", stored=True, indexed=True, fast=True)
     sb.add_integer_field("pno", stored=True, indexed=True, fast=True)
+    sb.add_integer_field("uid", fast=True)
     sb.add_unsigned_field("ntok", fast=True)
     sb.add_text_field("tokens", tokenizer_name="whitespace", index_option="position")
     sb.add_text_field("lemmas", tokenizer_name="whitespace", index_option="position")
@@ -353,13 +355,39 @@ class EmbeddedBackend:
     def _match(self, query: Node) -> Matches:
         searcher = self._searcher()
         clause_list = leaves(query)
+        passage = self._type("passage")
+        single = _required_single_leaf(query)
+        if single is not None and matching.exact_in_engine(single[0]) and not single[0].prefix:
+            # One plain phrase plus filters: one scored search gives rows and counts.
+            leaf, rest = single
+            clauses = [
+                (tantivy.Occur.Must, self._leaf_query(searcher, leaf)),
+                (tantivy.Occur.Must, passage),
+            ]
+            if rest is not None:
+                clauses.append(
+                    (
+                        tantivy.Occur.Must,
+                        tantivy.Query.const_score_query(self._compile(searcher, rest), 0.0),
+                    )
+                )
+            scored = tantivy.Query.boolean_query(clauses)
+            hits = self._all(searcher, scored)
+            if not hits:
+                return Matches.empty(1)
+            tf = np.array(self._recover_tf(searcher, scored, hits), dtype=np.int32)
+            addrs = [a for _, a in hits]
+            keys = np.array(searcher.fast_field_values("key", addrs), dtype=np.int64)
+            pnos = np.array(searcher.fast_field_values("pno", addrs), dtype=np.int32)
+            order = np.lexsort((pnos, keys))
+            return Matches(keys[order], pnos[order], tf[order].reshape(-1, 1))
         whole = tantivy.Query.boolean_query(
             [
                 (
                     tantivy.Occur.Must,
                     tantivy.Query.const_score_query(self._compile(searcher, query), 0.0),
                 ),
-                (tantivy.Occur.Must, self._type("passage")),
+                (tantivy.Occur.Must, passage),
             ]
         )
         hits = self._all(searcher, whole)
@@ -368,16 +396,16 @@ class EmbeddedBackend:
         addrs = [a for _, a in hits]
         keys = np.array(searcher.fast_field_values("key", addrs), dtype=np.int64)
         pnos = np.array(searcher.fast_field_values("pno", addrs), dtype=np.int32)
+        uids = np.array(searcher.fast_field_values("uid", addrs), dtype=np.int64)
         # Order rows by (statement, passage) so every engine returns the same order.
         order = np.lexsort((pnos, keys))
-        keys, pnos = keys[order], pnos[order]
-        addrs = [addrs[i] for i in order]
-        row_of = {(a.segment_ord, a.doc): i for i, a in enumerate(addrs)}
-        occ = np.zeros((len(addrs), len(clause_list)), dtype=np.int32)
+        keys, pnos, uids = keys[order], pnos[order], uids[order]
+        by_uid = np.argsort(uids)
+        occ = np.zeros((len(keys), len(clause_list)), dtype=np.int32)
         verified = False
         for j, leaf in enumerate(clause_list):
             if matching.exact_in_engine(leaf):
-                self._count_exact(searcher, leaf, whole, row_of, occ[:, j])
+                self._count_exact(searcher, leaf, whole, uids, by_uid, occ[:, j])
             else:
                 self._count_by_scan(leaf, keys, pnos, occ[:, j])
                 verified = True
@@ -428,12 +456,14 @@ class EmbeddedBackend:
         searcher: Any,
         leaf: Leaf,
         whole: Any,
-        row_of: dict[tuple[int, int], int],
+        uids: npt.NDArray[np.int64],
+        by_uid: npt.NDArray[np.intp],
         out: npt.NDArray[np.int32],
     ) -> None:
         """Phrase frequencies of a plain phrase in every matching passage, from tantivy."""
         assert isinstance(leaf, Phrase)
         field, variants = self._phrase_variants(searcher, leaf)
+        sorted_uids = uids[by_uid]
         for variant in variants:
             scored = tantivy.Query.boolean_query(
                 [
@@ -444,9 +474,12 @@ class EmbeddedBackend:
             hits = self._all(searcher, scored)
             if not hits:
                 continue
-            tf = self._recover_tf(searcher, scored, hits)
-            for (_, addr), n in zip(hits, tf, strict=True):
-                out[row_of[(addr.segment_ord, addr.doc)]] += n
+            tf = np.array(self._recover_tf(searcher, scored, hits), dtype=np.int32)
+            hit_uids = np.array(
+                searcher.fast_field_values("uid", [a for _, a in hits]), dtype=np.int64
+            )
+            rows = by_uid[np.searchsorted(sorted_uids, hit_uids)]
+            np.add.at(out, rows, tf)
 
     def _recover_tf(self, searcher: Any, query: Any, hits: list[tuple[float, Any]]) -> list[int]:
         """Invert BM25: score = w·tf/(tf + k1·(1 − b + b·dl/avgdl)) gives tf exactly.
@@ -539,7 +572,7 @@ class EmbeddedBackend:
             for name in ("doc_type", "sid", "tokens", "lemmas", *FILTER_FIELDS.values()):
                 if fields[name]:
                     d.add_text(name, fields[name])
-            for name in ("key", "pno", "date", "published"):
+            for name in ("key", "pno", "uid", "date", "published"):
                 d.add_integer(name, fields[name])
             d.add_unsigned("ntok", fields["ntok"])
             docs.append(d)
@@ -586,3 +619,15 @@ def _bm25_params(explanation: dict[str, Any]) -> tuple[np.float32, np.float32] |
 def default_path(data_dir: Path) -> Path:
     """Where the embedded index lives under a data directory."""
     return Path(os.fspath(data_dir)) / "index"
+
+
+def _required_single_leaf(query: Node) -> tuple[Phrase, Node | None] | None:
+    """(leaf, the rest) when `query` is one text clause, alone or ANDed with filters only."""
+    if isinstance(query, Phrase):
+        return query, None
+    if isinstance(query, And):
+        texts = [c for c in query.children if isinstance(c, Phrase)]
+        if len(texts) == 1 and len(text_clauses(query)) == 1:
+            rest = tuple(c for c in query.children if c is not texts[0])
+            return texts[0], (rest[0] if len(rest) == 1 else And(rest)) if rest else None
+    return None

@@ -7,7 +7,7 @@ import datetime as dt
 from typing import Any
 
 from indexer import matching
-from indexer.backends.base import statement_key
+from indexer.backends.base import passage_key, statement_key
 from indexer.filtering import filter_value_tokens
 from indexer.model import Statement
 from indexer.text import terms
@@ -59,6 +59,7 @@ def documents(st: Statement) -> tuple[list[dict[str, Any]], dict[str, Any]]:
                 "sid": st.id,
                 "key": key,
                 "pno": p.number,
+                "uid": passage_key(st.id, p.number),
                 "ntok": len(toks),
                 "hash": content_hash,
                 "tokens": " ".join(toks),
