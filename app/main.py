@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from app import errors
 from app.config import Settings
 from app.engine import open_search
-from app.routes import health, search, statements, timeline
+from app.routes import health, pages, search, statements, timeline
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -35,4 +35,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     for module in (health, search, statements, timeline):
         app.include_router(module.router)
+    app.include_router(pages.router)
+    app.mount("/static", pages.static_files(), name="static")
     return app

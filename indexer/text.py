@@ -3,7 +3,8 @@
 Every backend and every count obeys this module. Text is compared after NFKC, case
 folding, NFKC again (so folding twice changes nothing) and ё→е; each Han character is a
 token, otherwise a token is a maximal run of Unicode letters, marks and decimal digits;
-everything else separates tokens. Offsets always point into the original text, so hits can be shown as they were written.
+everything else separates tokens. Offsets always point into the original text, so hits
+can be shown as they were written.
 """
 
 from __future__ import annotations
