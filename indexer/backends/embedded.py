@@ -403,11 +403,11 @@ class EmbeddedBackend:
         by_uid = np.argsort(uids)
         occ = np.zeros((len(keys), len(clause_list)), dtype=np.int32)
         verified = False
-        for j, leaf in enumerate(clause_list):
-            if matching.exact_in_engine(leaf):
-                self._count_exact(searcher, leaf, whole, uids, by_uid, occ[:, j])
+        for j, clause in enumerate(clause_list):
+            if matching.exact_in_engine(clause):
+                self._count_exact(searcher, clause, whole, uids, by_uid, occ[:, j])
             else:
-                self._count_by_scan(leaf, keys, pnos, occ[:, j])
+                self._count_by_scan(clause, keys, pnos, occ[:, j])
                 verified = True
         if verified:
             # The engine over-approximated some clause: settle each row with the clause
