@@ -75,6 +75,71 @@ def search(
     return SearchOut.of(page)
 
 
+QUERY_HELP = {
+    "summary": "Phrase search under the matching model: NFKC, case folding, ё→е; each Han "
+    "character is a token; punctuation, hyphens and apostrophes separate tokens and are "
+    "ignored. Bare words are ANDed.",
+    "syntax": [
+        {"query": '"new era"', "meaning": "exact phrase"},
+        {"query": "china russia", "meaning": "both words (AND is implied)"},
+        {"query": "china OR russia", "meaning": "either"},
+        {"query": "-china or NOT china", "meaning": "without"},
+        {"query": "(a OR b) c", "meaning": "grouping; NOT binds tighter than AND, AND than OR"},
+        {
+            "query": '"strategic coordination"~3',
+            "meaning": "in order, at most 3 other tokens inside the match",
+        },
+        {
+            "query": "strategic NEAR/3 coordination",
+            "meaning": "either order, at most 3 tokens apart (NEAR alone: 5)",
+        },
+        {"query": "strateg*", "meaning": "word prefix (also last word of a phrase)"},
+        {
+            "query": 'lemma:"стратегическое взаимодействие"',
+            "meaning": "Russian inflections (also a ~morph suffix)",
+        },
+        {
+            "query": 'speaker:"Xi Jinping"',
+            "meaning": "filter: the value's words stand together in the field",
+        },
+        {"query": "year:2016..2020", "meaning": "year range (also year:>=2016, year:2019)"},
+        {"query": "date:>=2019-12-01", "meaning": "date range; published: for publication"},
+    ],
+    "fields": [
+        "speaker",
+        "source",
+        "kind",
+        "lang",
+        "series",
+        "addressee",
+        "id",
+        "year",
+        "date",
+        "published",
+        "lemma",
+    ],
+    "examples": [
+        '"strategic partnership"',
+        "新时代",
+        '"community of shared future"~2',
+        "中俄 year:2019..2021",
+        'speaker:"Vladimir Putin" kind:message "New Year"',
+    ],
+    "limits": {
+        "max_query_chars": 2000,
+        "max_clauses": 64,
+        "max_prefix_expansions": 512,
+        "max_slop_or_distance": 50,
+        "max_limit": MAX_LIMIT,
+    },
+}
+
+
+@router.get("/help/query", summary="The query language, with examples and limits")
+def query_help() -> dict[str, object]:
+    return QUERY_HELP
+
+
 def _row(meta: object, snip: object) -> dict[str, object]:
     from indexer.backends.base import StatementMeta
     from indexer.search import Snippet

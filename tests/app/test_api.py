@@ -7,6 +7,8 @@ import io
 import json
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from fastapi.testclient import TestClient
 
 from indexer.model import Statement
@@ -172,3 +174,21 @@ def test_timeline_csv_and_limits(client: TestClient) -> None:
     too_many = [("q", f"w{i}") for i in range(11)]
     assert client.get("/api/v1/timeline", params=too_many).status_code == 422
     assert client.get("/api/v1/timeline", params={"q": "a", "smoothing": 2}).status_code == 422
+
+
+def test_query_help(client: TestClient) -> None:
+    body = client.get("/api/v1/help/query").json()
+    assert body["limits"]["max_clauses"] == 64
+    for example in body["examples"]:
+        assert client.get("/api/v1/search", params={"q": example, "limit": 1}).status_code == 200
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(q=st.text(max_size=80))
+def test_any_query_is_answered_or_refused_never_500(client: TestClient, q: str) -> None:
+    r = client.get("/api/v1/search", params={"q": q, "limit": 1, "snippets": 1})
+    assert r.status_code in (200, 400), r.text
+    if r.status_code == 400:
+        assert r.json()["errors"][0]["position"] is not None
