@@ -7,9 +7,9 @@ import io
 import json
 
 import pytest
+from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from fastapi.testclient import TestClient
 
 from indexer.model import Statement
 from tests import bruteforce
