@@ -69,7 +69,7 @@ def make_backend(
 
     yield make
     for backend in made:
-        backend.close()
         drop = getattr(backend, "drop", None)
         if drop is not None:
             drop()
+        backend.close()

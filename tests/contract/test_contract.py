@@ -23,14 +23,34 @@ TEXTS = {
     "d": "Nothing to see here.\n\nOf the people, by the people, for the people.",
 }
 META = {
-    "a": {"date": "2019-12-31", "kind": "message", "speakers": ["Xi Jinping"],
-          "source": "Xinhua", "language": "en"},
-    "b": {"date": "2020-12-28", "kind": "call", "speakers": ["Xi Jinping", "Vladimir Putin"],
-          "source": "PRC MFA", "language": "en"},
-    "c": {"date": "2018-06-01", "kind": "statement", "speakers": ["Vladimir Putin"],
-          "source": "President of Russia (en.kremlin.ru)", "language": "ru"},
-    "d": {"date": "2017-03-05", "kind": "speech", "source": "UN", "language": "en",
-          "published": "2017-03-10"},
+    "a": {
+        "date": "2019-12-31",
+        "kind": "message",
+        "speakers": ["Xi Jinping"],
+        "source": "Xinhua",
+        "language": "en",
+    },
+    "b": {
+        "date": "2020-12-28",
+        "kind": "call",
+        "speakers": ["Xi Jinping", "Vladimir Putin"],
+        "source": "PRC MFA",
+        "language": "en",
+    },
+    "c": {
+        "date": "2018-06-01",
+        "kind": "statement",
+        "speakers": ["Vladimir Putin"],
+        "source": "President of Russia (en.kremlin.ru)",
+        "language": "ru",
+    },
+    "d": {
+        "date": "2017-03-05",
+        "kind": "speech",
+        "source": "UN",
+        "language": "en",
+        "published": "2017-03-10",
+    },
 }
 
 
@@ -78,8 +98,11 @@ def test_write_read_replace_delete(make_backend: BackendFactory) -> None:
     backend.write(stmts)
     assert {m.id for m in backend.statements()} == {s.id for s in stmts}
     got = backend.statement("st-b")
-    assert got is not None and got.text == TEXTS["b"] and got.speakers == ("Xi Jinping",
-                                                                           "Vladimir Putin")
+    assert (
+        got is not None
+        and got.text == TEXTS["b"]
+        and got.speakers == ("Xi Jinping", "Vladimir Putin")
+    )
     assert backend.hashes(["st-a", "nope"]) == {"st-a": stmts[0].content_hash()}
     # Replacing a statement removes its old passages.
     backend.write([make_statement("st-a", "Entirely new words.", **META["a"])])  # type: ignore[arg-type]
@@ -103,10 +126,22 @@ def _expected(node: object) -> tuple[int, list[int]]:
     totals = [0] * len(clause_list)
     for s in corpus():
         meta = StatementMeta(
-            key=statement_key(s.id), id=s.id, title=s.title, date=s.date,
-            published=s.published_on, source=s.source, url=s.url, license=s.license,
-            language=s.language, kind=s.kind, speakers=s.speakers, series=s.series,
-            addressees=(), passages=len(s.passages), tokens=0, hash="",
+            key=statement_key(s.id),
+            id=s.id,
+            title=s.title,
+            date=s.date,
+            published=s.published_on,
+            source=s.source,
+            url=s.url,
+            license=s.license,
+            language=s.language,
+            kind=s.kind,
+            speakers=s.speakers,
+            series=s.series,
+            addressees=(),
+            passages=len(s.passages),
+            tokens=0,
+            hash="",
         )
         for p in s.passages:
             toks = bruteforce.tokens(p.text)

@@ -33,6 +33,8 @@ from indexer.text import terms
 SCHEMA_VERSION = 1
 PAGE = 10_000
 GENERATION_ID = "__generation__"
+# How Lucene labels a hit's term frequency (terms) and phrase frequency (phrases).
+FREQ = ("freq,", "phraseFreq=")
 
 
 @contextmanager
@@ -43,12 +45,15 @@ def _engine(action: str) -> Iterator[None]:
     except TifaError:
         raise
     except ApiError as exc:
-        raise EngineFailure(f"Elasticsearch refused to {action}: {exc.message}") from exc
+        error = exc.body.get("error") if isinstance(exc.body, dict) else None
+        reason = error.get("reason") if isinstance(error, dict) else None
+        detail = f"{exc.message}: {reason}" if reason else exc.message
+        raise EngineFailure(f"Elasticsearch refused to {action} ({detail})") from exc
     except TransportError as exc:
         raise EngineUnavailable(f"Elasticsearch cannot be reached to {action}: {exc}") from exc
 
 
-def _find(node: dict[str, Any], prefix: str) -> dict[str, Any] | None:
+def _find(node: dict[str, Any], prefix: str | tuple[str, ...]) -> dict[str, Any] | None:
     if str(node.get("description", "")).startswith(prefix):
         return node
     for child in node.get("details", []) or []:
@@ -291,7 +296,7 @@ class ElasticBackend:
             "hits"
         ]["hits"][0]
         tf_node = _find(first["_explanation"], "tf,")
-        freq_node = _find(tf_node, "freq,") if tf_node else None
+        freq_node = _find(tf_node, FREQ) if tf_node else None
         params = None
         if tf_node and freq_node and tf_node["value"] > 0:
             t0, f0 = float(tf_node["value"]), float(freq_node["value"])
@@ -317,7 +322,7 @@ class ElasticBackend:
     def _tf_by_explain(self, doc_id: str, query: dict[str, Any]) -> int:
         with _engine("explain a hit"):
             resp = self.client.explain(index=self.alias, id=doc_id, query=query)
-        node = _find(resp["explanation"], "freq,")
+        node = _find(resp["explanation"], FREQ)
         if node is None:
             raise EngineFailure("Elasticsearch's explanation carries no phrase frequency")
         return round(float(node["value"]))
@@ -430,12 +435,7 @@ class ElasticBackend:
         doomed = list(delete)
         with _engine("write"):
             if doomed:
-                self.client.delete_by_query(
-                    index=self.alias,
-                    query={"terms": {"sid": doomed}},
-                    refresh=True,
-                    conflicts="proceed",
-                )
+                self._delete_matching({"terms": {"sid": doomed}})
             if statements:
                 self._bulk(self._vocabulary_actions(statements), ignore_conflicts=True)
                 self._bulk(self._actions(statements, self.alias))
@@ -452,21 +452,24 @@ class ElasticBackend:
                     }
                     for st in statements
                 ]
+                self.client.indices.refresh(index=self.alias)
                 for start in range(0, len(stale), 500):
-                    self.client.delete_by_query(
-                        index=self.alias,
-                        query={"bool": {"should": stale[start : start + 500]}},
-                        conflicts="proceed",
-                        refresh=False,
-                    )
+                    self._delete_matching({"bool": {"should": stale[start : start + 500]}})
             self.client.index(
                 index=self.alias,
                 id=GENERATION_ID,
                 document={"doc_type": "generation"},
                 refresh=False,
             )
-            self.client.indices.refresh(index=self.alias)
+            self.client.indices.refresh(index=f"{self.alias},{self.vocabulary}")
         return WriteResult(written=len(statements), deleted=len(doomed))
+
+    def _delete_matching(self, query: dict[str, Any]) -> None:
+        """Delete every document `query` matches, by id (the delete-by-query API lives in
+        a module a bare node may lack; bulk deletes work everywhere)."""
+        ids = [h["_id"] for h in self._scan(query, fields=(), source=False)]
+        if ids:
+            self._bulk({"_op_type": "delete", "_index": self.alias, "_id": i} for i in ids)
 
     def reindex(self) -> str:
         """Copy every statement into a new index and swap the alias to it atomically."""
