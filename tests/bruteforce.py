@@ -19,8 +19,24 @@ def _is_han(ch: str) -> bool:
         or 0x20000 <= cp <= 0x2EBEF
         or 0xF900 <= cp <= 0xFAFF
         or 0x30000 <= cp <= 0x3134F
-        or cp in (0x3005, 0x3007, 0x3021, 0x3022, 0x3023, 0x3024, 0x3025, 0x3026, 0x3027,
-                  0x3028, 0x3029, 0x3038, 0x3039, 0x303A, 0x303B)
+        or cp
+        in (
+            0x3005,
+            0x3007,
+            0x3021,
+            0x3022,
+            0x3023,
+            0x3024,
+            0x3025,
+            0x3026,
+            0x3027,
+            0x3028,
+            0x3029,
+            0x3038,
+            0x3039,
+            0x303A,
+            0x303B,
+        )
         or 0x2E80 <= cp <= 0x2FD5
     )
 
@@ -82,5 +98,7 @@ def count(passages: Iterable[tuple[str, int, str]], phrase: str) -> dict[str, ob
         "statements": len(statements),
         "passages": n_passages,
         "occurrences": total,
-        "per_year": {y: (len(year_statements[y]), year_occurrences[y]) for y in sorted(year_statements)},
+        "per_year": {
+            y: (len(year_statements[y]), year_occurrences[y]) for y in sorted(year_statements)
+        },
     }

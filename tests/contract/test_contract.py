@@ -147,7 +147,7 @@ def _expected(node: object) -> tuple[int, list[int]]:
             toks = bruteforce.tokens(p.text)
             found = {leaf: len(matching.spans(toks, leaf)) for leaf in every}
             counts = [found[leaf] for leaf in clause_list]
-            if evaluate(node, meta, p.addressee, lambda leaf: found[leaf] > 0):  # type: ignore[arg-type]
+            if evaluate(node, meta, p.addressee, lambda leaf, found=found: found[leaf] > 0):  # type: ignore[arg-type,misc]
                 n += 1
                 totals = [a + b for a, b in zip(totals, counts, strict=True)]
     return n, totals

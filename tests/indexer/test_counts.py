@@ -74,7 +74,9 @@ def test_totals_and_years_equal_brute_force(
     node = Phrase(tuple(terms(phrase)))
     totals = slice_search.totals(slice_search.ranked(node))
     assert (totals.statements, totals.passages, totals.occurrences) == (
-        expected["statements"], expected["passages"], expected["occurrences"],
+        expected["statements"],
+        expected["passages"],
+        expected["occurrences"],
     )
     if not expected["statements"]:
         return

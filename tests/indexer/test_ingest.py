@@ -54,8 +54,9 @@ def test_malformed_lines_are_reported_and_the_rest_indexed(
     assert {m.id for m in backend.statements()} == GOOD_IDS
 
 
-def test_reingest_changes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_reingest_changes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("TIFA_DATA_DIR", str(tmp_path))
     path = str(DATA / "ungdc_slice.jsonl")
     assert main(["ingest", path, "--preset", "ungdc", "--quiet"]) == 0
@@ -71,8 +72,9 @@ def test_reingest_changes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert backend.generation() == generation  # nothing was even committed
 
 
-def test_update_and_delete(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_update_and_delete(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("TIFA_DATA_DIR", str(tmp_path))
     src = tmp_path / "in.jsonl"
     rec = {"id": "x1", "date": "2020-12-31", "text": "A new era of friendship."}
@@ -97,9 +99,14 @@ def _big_input(path: Path, copies: int) -> list[str]:
     with path.open("w", encoding="utf-8") as f:
         for c in range(copies):
             for r in records:
-                rec = {"id": f"{r['id']}-copy{c}", "date": f"{r['year']}-09-15",
-                       "text": r["text"], "kind": "speech", "source": r["source"],
-                       "license": r["license"]}
+                rec = {
+                    "id": f"{r['id']}-copy{c}",
+                    "date": f"{r['year']}-09-15",
+                    "text": r["text"],
+                    "kind": "speech",
+                    "source": r["source"],
+                    "license": r["license"],
+                }
                 ids.append(rec["id"])
                 f.write(json.dumps(rec) + "\n")
     return ids
@@ -108,8 +115,17 @@ def _big_input(path: Path, copies: int) -> list[str]:
 def test_sigkill_mid_run_loses_no_committed_batch(tmp_path: Path) -> None:
     src = tmp_path / "big.jsonl"
     ids = _big_input(src, copies=6)
-    cmd = [sys.executable, "-m", "app.cli", "ingest", str(src), "--batch-size", "25",
-           "--log-batches", "--quiet"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "app.cli",
+        "ingest",
+        str(src),
+        "--batch-size",
+        "25",
+        "--log-batches",
+        "--quiet",
+    ]
     committed: list[str] = []
     with subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=_env(tmp_path)) as proc:
         assert proc.stdout is not None
@@ -130,8 +146,9 @@ def test_sigkill_mid_run_loses_no_committed_batch(tmp_path: Path) -> None:
         assert backend.statement(sid) is not None
     backend.close()
 
-    rerun = subprocess.run([*cmd[:-2], "--quiet"], capture_output=True, text=True,
-                           env=_env(tmp_path), timeout=600)
+    rerun = subprocess.run(
+        [*cmd[:-2], "--quiet"], capture_output=True, text=True, env=_env(tmp_path), timeout=600
+    )
     assert rerun.returncode == 0, rerun.stderr
     backend = EmbeddedBackend(tmp_path / "index")
     assert {m.id for m in backend.statements()} == set(ids)
