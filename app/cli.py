@@ -1,20 +1,26 @@
-"""The `tifa` command: ingest, delete, search, stats and serve, over the configured index."""
+"""The `tifa` command: ingest, delete, search, stats and serve, over the configured index;
+formulas, series, diff and anomalies print what the matching API routes answer."""
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import hashlib
 import json
 import os
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
 
 from app.config import Settings
 from app.engine import open_backend
-from indexer.errors import TifaError
+from indexer.errors import InvalidInput, TifaError
 from indexer.ingest import Batch, delete, ingest
 from indexer.model import Rejection, Statement
+from indexer.query import DateRange, Node
 from indexer.search import Search
 
 
@@ -182,6 +188,208 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _as_of(value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(f"--as-of must be a YYYY-MM-DD date, got {value!r}") from None
+
+
+def _print_json(model: BaseModel) -> None:
+    print(model.model_dump_json(indent=2))
+
+
+def cmd_formulas(args: argparse.Namespace, settings: Settings) -> int:
+    from app.routes import formulas as api
+    from app.services.formulas import load_lexicon
+
+    search = Search(open_backend(settings))
+    lexicon = load_lexicon(settings.corpus_dir)
+    as_of = _as_of(args.as_of)
+    filters: list[Node] = [DateRange("published", None, as_of)] if as_of else []
+    if not args.id:
+        listing = api.list_formulas(search, lexicon, filters)
+        if args.json:
+            _print_json(listing)
+            return 0
+        for f in listing.results:
+            print(f"{f.id:<48} {f.statements:>6} stmts {f.occurrences:>7} occ  {f.label}")
+        return 0
+    one = api.get_formula(args.id, search, lexicon, filters)
+    tl = api.formula_timeline(args.id, search, lexicon, filters)
+    assert isinstance(tl, api.FormulaTimelineOut)
+    if args.json:
+        print(
+            json.dumps(
+                {"formula": one.model_dump(mode="json"), "timeline": tl.model_dump(mode="json")},
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+        return 0
+    t = one.totals
+    print(f"{one.label} ({one.id})")
+    for lang, variants in one.variants.items():
+        print(f"  {lang}: {' | '.join(variants)}")
+    print(f"{t.statements} statements, {t.passages} passages, {t.occurrences} occurrences")
+    for name, att in (("first", one.first), ("last", one.last)):
+        if att:
+            print(f"{name:>6}: {att.date}  {att.statement_id}  {att.title[:70]}")
+    if one.absent_since:
+        print(f"absent since {one.absent_since} (the corpus runs to {one.corpus_last_year})")
+    for lt in one.by_language:
+        print(f"  {lt.language}: {lt.statements} statements, {lt.occurrences} occurrences")
+    for row in tl.rows:
+        if row.occurrences:
+            rate = f"{row.per_10k_tokens:.2f}" if row.per_10k_tokens is not None else "-"
+            print(f"  {row.period}  {row.statements:>4} stmts {row.occurrences:>5} occ  {rate}/10k")
+    return 0
+
+
+def _event_line(e: Any) -> str:
+    who = ", ".join(e.participants)
+    return f"    {e.date}  {e.level}, {e.channel}: {who}"
+
+
+def cmd_series(args: argparse.Namespace, settings: Settings) -> int:
+    from app.routes import series as api
+    from app.services.series import load_catalog
+
+    catalog = load_catalog(settings.corpus_dir)
+    if not args.id:
+        listing = api.list_series(catalog)
+        if args.json:
+            _print_json(listing)
+            return 0
+        for s in listing.results:
+            years = ", ".join(str(y) for y in s.recorded_years) or "no recorded events"
+            print(f"{s.id:<32} {s.title}  [{years}]")
+        return 0
+    search = Search(open_backend(settings))
+    view = api.get_series(args.id, search, catalog, _as_of(args.as_of))
+    if args.json:
+        _print_json(view)
+        return 0
+    print(f"{view.title} ({view.id}), as of {view.as_of}")
+    for y in view.years:
+        print(f"{y.year}  {y.status}")
+        for e in y.events:
+            print(_event_line(e))
+        for st in y.statements:
+            share = f", passages {st.passages}" if st.passages is not None else ""
+            print(f"    text: {st.id} ({st.link}{share})  {st.title[:60]}")
+        if y.formula_counts:
+            print("    formulas: " + ", ".join(f"{k} {v}" for k, v in y.formula_counts.items()))
+        if y.addressees is not None:
+            print(f"    round-up greets {len(y.addressees)} addressees")
+    return 0
+
+
+def cmd_anomalies(args: argparse.Namespace, settings: Settings) -> int:
+    from app.routes import series as api
+    from app.services.series import load_catalog
+
+    search = Search(open_backend(settings))
+    catalog = load_catalog(settings.corpus_dir)
+    out = api.get_anomalies(args.series, search, catalog, args.year, _as_of(args.as_of))
+    if args.json:
+        _print_json(out)
+        return 0
+    state = "recorded" if out.recorded else "unknown (no event known)"
+    print(f"{out.series} {out.year} as of {out.as_of}: {state}")
+    print(f"norms from {', '.join(map(str, out.previous_years)) or 'no earlier recorded year'}")
+    for n in out.norms:
+        print(f"  {n}")
+    for a in out.anomalies:
+        print(f"! {a.kind}: {a.description}\n    norm: {a.norm_text}")
+    for c in out.confirmations:
+        print(f"= {c.description}")
+    print(f"formulas: {out.formulas.basis}")
+    return 0
+
+
+def _print_statement_diff(d: Any) -> None:
+    c = d.counts
+    print(f"{d.a.id} ({d.a.date}) → {d.b.id} ({d.b.date})")
+    print(f"passages: {c.equal} equal, {c.changed} changed, {c.added} added, {c.removed} removed")
+    for m in d.metadata:
+        print(f"  {m.description}")
+    for name in ("added", "dropped", "kept"):
+        for f in getattr(d.formulas, name):
+            print(f"  formula {name}: {f.formula_id} ({f.count_a} → {f.count_b})")
+    if d.addressees is not None:
+        for x in d.addressees.only_a:
+            print(f"  greeted in A only: {x.name} ({x.country or '?'})")
+        for x in d.addressees.only_b:
+            print(f"  greeted in B only: {x.name} ({x.country or '?'})")
+    for p in d.passages:
+        if p.status == "equal":
+            continue
+        who = p.b_addressee or p.a_addressee or ""
+        print(f"\n[{p.status}] A#{p.a_number} → B#{p.b_number}  {who}")
+        for s in p.sentences:
+            for op in s.ops:
+                if op.op in ("delete", "replace"):
+                    print(f"  - {op.a_text}")
+                if op.op in ("insert", "replace"):
+                    print(f"  + {op.b_text}")
+
+
+def cmd_diff(args: argparse.Namespace, settings: Settings) -> int:
+    from app.routes import diff as diff_api
+    from app.routes import series as series_api
+    from app.services.formulas import load_lexicon
+    from app.services.series import load_catalog
+
+    search = Search(open_backend(settings))
+    if args.series:
+        if args.ids or args.year_from is None or args.year_to is None:
+            raise InvalidInput("give either A B, or --series ID --from YEAR --to YEAR")
+        catalog = load_catalog(settings.corpus_dir)
+        sd = series_api.get_series_diff(
+            args.series, search, catalog, args.year_from, args.year_to, _as_of(args.as_of)
+        )
+        if args.json:
+            _print_json(sd)
+            return 0
+        print(
+            f"{sd.series}: {sd.year_from.year} ({sd.year_from.status}) → "
+            f"{sd.year_to.year} ({sd.year_to.status}), as of {sd.as_of}"
+        )
+        for lv in sd.levels:
+            shifts = f"shift {lv.shift_from} → {lv.shift_to} days" if lv.usual else ""
+            print(f"  {lv.level}: {lv.status}; usual {lv.usual or '-'} {shifts}")
+            for ch in lv.changes:
+                print(f"    {ch.description}")
+        print(f"formulas: {sd.formula_basis}")
+        if sd.formulas is not None:
+            for name in ("added", "dropped", "kept"):
+                for f in getattr(sd.formulas, name):
+                    print(f"  formula {name}: {f.formula_id} ({f.count_a} → {f.count_b})")
+        if sd.addressees is not None:
+            for x in sd.addressees.only_a:
+                print(f"  greeted in {sd.year_from.year} only: {x.name} ({x.country or '?'})")
+            for x in sd.addressees.only_b:
+                print(f"  greeted in {sd.year_to.year} only: {x.name} ({x.country or '?'})")
+        if sd.statements is not None:
+            c = sd.statements.counts
+            print(
+                f"main statements {sd.statements.a.id} → {sd.statements.b.id}: "
+                f"{c.changed} changed, {c.added} added, {c.removed} removed passages"
+            )
+        return 0
+    if len(args.ids) != 2:
+        raise InvalidInput("tifa diff takes two statement ids (or --series)")
+    d = diff_api.diff(search, load_lexicon(settings.corpus_dir), args.ids[0], args.ids[1])
+    if args.json:
+        _print_json(d)
+        return 0
+    _print_statement_diff(d)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tifa",
@@ -232,6 +440,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=int(os.environ.get("TIFA_PORT", "8000")))
     p.add_argument("--log-level", default="info")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("formulas", help="the formula lexicon, or one formula's attestations")
+    p.add_argument("id", nargs="?")
+    p.add_argument("--as-of", help="count only what was published by YYYY-MM-DD")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_formulas)
+
+    p = sub.add_parser("series", help="recurring exchanges, or one series year by year")
+    p.add_argument("id", nargs="?")
+    p.add_argument("--as-of", help="only what was published by YYYY-MM-DD (default: today)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_series)
+
+    p = sub.add_parser("diff", help="diff two statements, or two years of a series")
+    p.add_argument("ids", nargs="*", metavar="ID", help="two statement ids: A (earlier) B")
+    p.add_argument("--series", help="diff two season years of this series instead")
+    p.add_argument("--from", dest="year_from", type=int, help="the earlier season year")
+    p.add_argument("--to", dest="year_to", type=int, help="the later season year")
+    p.add_argument("--as-of", help="only what was published by YYYY-MM-DD (default: today)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_diff)
+
+    p = sub.add_parser("anomalies", help="a season year of a series against its norms")
+    p.add_argument("series")
+    p.add_argument("--year", type=int, required=True)
+    p.add_argument("--as-of", help="only what was published by YYYY-MM-DD (default: today)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_anomalies)
     return parser
 
 
