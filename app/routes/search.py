@@ -75,7 +75,7 @@ def search(
     return SearchOut.of(page)
 
 
-QUERY_HELP = {
+QUERY_HELP: dict[str, object] = {
     "summary": "Phrase search under the matching model: NFKC, case folding, ё→е; each Han "
     "character is a token; punctuation, hyphens and apostrophes separate tokens and are "
     "ignored. Bare words are ANDed.",
