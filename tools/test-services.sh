@@ -29,7 +29,15 @@ fi
 if [ -n "${TIFA_TEST_ES_URL:-}" ]; then
   echo "test-services: using the Elasticsearch cluster at $TIFA_TEST_ES_URL" >&2
 elif command -v java >/dev/null 2>&1 && command -v mvn >/dev/null 2>&1; then
-  bash tools/esnode/esnode.sh build || fail_or_warn "building the Elasticsearch node failed"
+  # Every supported major is tested: 8.19 on Java 17, 9.x where a JDK 21+ exists.
+  ESNODE_ES_MAJOR=8 bash tools/esnode/esnode.sh build \
+    || fail_or_warn "building the Elasticsearch 8 node failed"
+  if ESNODE_ES_MAJOR=9 bash tools/esnode/esnode.sh env >/dev/null 2>&1; then
+    ESNODE_ES_MAJOR=9 bash tools/esnode/esnode.sh build \
+      || fail_or_warn "building the Elasticsearch 9 node failed"
+  else
+    fail_or_warn "no JDK 21+: the Elasticsearch 9 tier will be SKIPPED (8.19 still runs)"
+  fi
 else
   fail_or_warn "no Java 17+/Maven: the Elasticsearch tier of the tests will be SKIPPED"
 fi

@@ -24,22 +24,57 @@ def _embedded(tmp_path_factory: pytest.TempPathFactory) -> BackendFactory:
     return make
 
 
-@pytest.fixture(scope="session")
-def es_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real Elasticsearch node: TIFA_TEST_ES_URL, or one started here for the session."""
-    if os.environ.get("TIFA_TEST_ES_URL"):
-        yield os.environ["TIFA_TEST_ES_URL"]
-        return
-    from tests.support.esnode import EsNode, java_available
+def es_flavours() -> list[str]:
+    """The Elasticsearch majors the suite runs against: every supported one that this
+    machine can run (9 needs a JDK 21+), or TIFA_TEST_ES_FLAVOURS=9,8."""
+    wanted = os.environ.get("TIFA_TEST_ES_FLAVOURS")
+    if wanted:
+        return [w.strip() for w in wanted.split(",") if w.strip()]
+    return ["9", "8"]
 
-    ok, why = java_available()
+
+def require_es(flavour: str | None = None) -> str:
+    """Skip (or, under CI, fail) when no Elasticsearch node can be run; else describe it."""
+    from tests.support.esnode import java_available
+
+    previous = os.environ.get("ESNODE_ES_MAJOR")
+    if flavour:
+        os.environ["ESNODE_ES_MAJOR"] = flavour
+    try:
+        ok, why = java_available()
+    finally:
+        if previous is None:
+            os.environ.pop("ESNODE_ES_MAJOR", None)
+        else:
+            os.environ["ESNODE_ES_MAJOR"] = previous
     if not ok:
         if os.environ.get("CI") == "true":
-            pytest.fail(f"CI needs a real Elasticsearch node: {why}")
-        pytest.skip(f"Elasticsearch tier skipped: {why}")
-    node = EsNode(Path(tmp_path_factory.mktemp("esnode")))
-    with node:
-        yield node.url
+            pytest.fail(f"CI needs a real Elasticsearch {flavour or ''} node: {why}")
+        pytest.skip(f"Elasticsearch {flavour or ''} tier skipped: {why}")
+    return why
+
+
+@pytest.fixture(scope="session", params=es_flavours(), ids=lambda f: f"es{f}")
+def es_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A real Elasticsearch node of one supported major, started here for the session
+    (or TIFA_TEST_ES_URL, an existing cluster)."""
+    if os.environ.get("TIFA_TEST_ES_URL"):
+        if request.param != es_flavours()[0]:
+            pytest.skip("TIFA_TEST_ES_URL names one cluster; it is tested once")
+        yield os.environ["TIFA_TEST_ES_URL"]
+        return
+    from tests.support.esnode import EsNode
+
+    require_es(request.param)
+    os.environ["ESNODE_ES_MAJOR"] = request.param
+    try:
+        node = EsNode(Path(tmp_path_factory.mktemp(f"esnode{request.param}")))
+        with node:
+            yield node.url
+    finally:
+        os.environ.pop("ESNODE_ES_MAJOR", None)
 
 
 def _elastic(es_url: str) -> BackendFactory:

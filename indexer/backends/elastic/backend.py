@@ -70,7 +70,7 @@ class ElasticBackend:
 
     def __init__(
         self,
-        url: str,
+        url: str,  # one node's URL, or several separated by commas
         *,
         index: str = "tifa",
         api_key: str | None = None,
@@ -88,7 +88,7 @@ class ElasticBackend:
         self.refresh = refresh
         tls: dict[str, Any] = {"ca_certs": ca_certs} if ca_certs else {}
         self.client = client or Elasticsearch(
-            url,
+            [u.strip() for u in url.split(",") if u.strip()],
             api_key=api_key,
             basic_auth=basic_auth,
             **tls,
@@ -133,8 +133,11 @@ class ElasticBackend:
         except TifaError:
             return False
 
-    def _search(self, **body: Any) -> Any:
+    def _search(self, pit: str | None = None, **body: Any) -> Any:
         with _engine("search"):
+            if pit is not None:
+                # A point in time: every page and every clause sees one snapshot.
+                return self.client.search(pit={"id": pit, "keep_alive": "2m"}, **body)
             return self.client.search(index=self.alias, **body)
 
     def _scan(
@@ -145,6 +148,7 @@ class ElasticBackend:
         scores: bool = False,
         source: Sequence[str] | bool = False,
         dfs: bool = False,
+        pit: str | None = None,
     ) -> Iterator[dict[str, Any]]:
         """Every hit of `query`, in (key, passage) order, by search_after pages."""
         after: list[Any] | None = None
@@ -153,6 +157,7 @@ class ElasticBackend:
             if dfs:
                 extra["search_type"] = "dfs_query_then_fetch"
             resp = self._search(
+                pit,
                 query=query,
                 size=PAGE,
                 sort=[{"key": "asc"}, {"pno": "asc"}],
@@ -256,9 +261,25 @@ class ElasticBackend:
         clause_list = leaves(query)
         expansions = self._expansions(text_clauses(query))
         whole = build.passages_only(build.compile_query(query, expansions))
+        with _engine("open a point in time"):
+            pit = self.client.open_point_in_time(index=self.alias, keep_alive="2m")["id"]
+        try:
+            return self._match_in(pit, query, clause_list, expansions, whole)
+        finally:
+            with _engine("close a point in time"):
+                self.client.close_point_in_time(id=pit)
+
+    def _match_in(
+        self,
+        pit: str,
+        query: Node,
+        clause_list: list[Leaf],
+        expansions: dict[tuple[str, str], list[str]],
+        whole: dict[str, Any],
+    ) -> Matches:
         rows = [
             (h["fields"]["key"][0], h["fields"]["pno"][0])
-            for h in self._scan(whole, fields=("key", "pno"))
+            for h in self._scan(whole, fields=("key", "pno"), pit=pit)
         ]
         if not rows:
             return Matches.empty(len(clause_list))
@@ -271,7 +292,9 @@ class ElasticBackend:
             if matching.exact_in_engine(leaf):
                 assert isinstance(leaf, Phrase)
                 for variant in build.phrase_variants(leaf, expansions):
-                    self._count_exact(build.leaf_field(leaf), variant, whole, row_of, occ[:, j])
+                    self._count_exact(
+                        pit, build.leaf_field(leaf), variant, whole, row_of, occ[:, j]
+                    )
             else:
                 verified = True
                 self._count_by_scan(leaf, keys, pnos, occ[:, j])
@@ -282,6 +305,7 @@ class ElasticBackend:
 
     def _count_exact(
         self,
+        pit: str,
         field: str,
         variant: list[str],
         whole: dict[str, Any],
@@ -289,12 +313,12 @@ class ElasticBackend:
         out: npt.NDArray[np.int32],
     ) -> None:
         query = build.scored(build.phrase_query(field, variant), whole)
-        hits = list(self._scan(query, fields=("key", "pno"), scores=True, dfs=True))
+        hits = list(self._scan(query, fields=("key", "pno"), scores=True, dfs=True, pit=pit))
         if not hits:
             return
-        first = self._search(query=query, size=1, explain=True, search_type="dfs_query_then_fetch")[
-            "hits"
-        ]["hits"][0]
+        first = self._search(
+            pit, query=query, size=1, explain=True, search_type="dfs_query_then_fetch"
+        )["hits"]["hits"][0]
         tf_node = _find(first["_explanation"], "tf,")
         freq_node = _find(tf_node, FREQ) if tf_node else None
         params = None
@@ -437,24 +461,36 @@ class ElasticBackend:
             if doomed:
                 self._delete_matching({"terms": {"sid": doomed}})
             if statements:
-                self._bulk(self._vocabulary_actions(statements), ignore_conflicts=True)
-                self._bulk(self._actions(statements, self.alias))
-                # Passages beyond a replaced statement's new length are stale.
-                stale = [
-                    {
+                # Passages beyond a replaced statement's new length become stale; find them
+                # first, so new and stale change in one refresh (the index refreshes only
+                # when told: readers never see half a statement).
+                stale_ids: list[str] = []
+                for start in range(0, len(statements), 500):
+                    chunk = statements[start : start + 500]
+                    stale = {
                         "bool": {
-                            "filter": [
-                                {"term": {"sid": st.id}},
-                                {"range": {"pno": {"gte": len(st.passages)}}},
-                                {"term": {"doc_type": "passage"}},
-                            ]
+                            "should": [
+                                {
+                                    "bool": {
+                                        "filter": [
+                                            {"term": {"sid": st.id}},
+                                            {"range": {"pno": {"gte": len(st.passages)}}},
+                                        ]
+                                    }
+                                }
+                                for st in chunk
+                            ],
+                            "filter": [{"term": {"doc_type": "passage"}}],
+                            "minimum_should_match": 1,
                         }
                     }
-                    for st in statements
-                ]
-                self.client.indices.refresh(index=self.alias)
-                for start in range(0, len(stale), 500):
-                    self._delete_matching({"bool": {"should": stale[start : start + 500]}})
+                    stale_ids.extend(h["_id"] for h in self._scan(stale, fields=()))
+                self._bulk(self._vocabulary_actions(statements), ignore_conflicts=True)
+                self._bulk(self._actions(statements, self.alias))
+                if stale_ids:
+                    self._bulk(
+                        {"_op_type": "delete", "_index": self.alias, "_id": i} for i in stale_ids
+                    )
             self.client.index(
                 index=self.alias,
                 id=GENERATION_ID,
