@@ -54,7 +54,7 @@ def test_replica_keeps_searches_answering_while_a_node_is_down(
             try:
                 m = reader.match(phrase)
                 answers.append(int(m.occurrences.sum()))
-            except BaseException as exc:  # noqa: BLE001 - any failure is the finding
+            except BaseException as exc:  # any failure is the finding
                 errors.append(exc)
         reader.close()
 
