@@ -61,6 +61,7 @@ class Statement:
     series: tuple[str, ...] = ()
     meta: Mapping[str, Any] = field(default_factory=dict)
     passages: tuple[Passage, ...] = ()
+    _digest: str | None = field(default=None, compare=False, repr=False)
 
     @property
     def published_on(self) -> dt.date:
@@ -91,8 +92,13 @@ class Statement:
 
     def content_hash(self) -> str:
         """A stable digest of everything indexed, so re-ingesting unchanged input is a no-op."""
-        blob = json.dumps(self.to_record(), sort_keys=True, ensure_ascii=False)
-        return hashlib.blake2b(blob.encode("utf-8"), digest_size=16).hexdigest()
+        if self._digest is None:
+            blob = json.dumps(self.to_record(), sort_keys=True, ensure_ascii=False)
+            digest = hashlib.blake2b(blob.encode("utf-8"), digest_size=16).hexdigest()
+            # Frozen, but the digest is a pure function of the fields: cache it.
+            object.__setattr__(self, "_digest", digest)
+        assert self._digest is not None
+        return self._digest
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ can be shown as they were written.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass
 
@@ -23,6 +24,24 @@ _BLANK_LINE = regex.compile(r"\n[ \t\r\f\v\u00a0\u3000]*\n")
 # A hard-wrapped line ends a paragraph only after sentence-final punctuation.
 _PARAGRAPH_END = regex.compile(r"""(?:[.!?。！？…:：]|[.!?。！？]["”’»」』)）])\s*$""")
 _HAN_EDGE = regex.compile(r"\p{Han}")
+
+
+# Characters that are never letters, marks or digits, and stay so under NFKC: general
+# punctuation (quotes, dashes, spaces, zero-width joiners), NBSP and guillemets. Mapping
+# them to spaces one for one keeps offsets and tokens, and lets most English text take the
+# ASCII path below.
+_PUNCT = re.compile("[\u2000-\u206f\u00a0\u00ab\u00bb]")
+_ASCII_TOKEN = re.compile(r"[a-z0-9]+")
+
+
+def _ascii_view(text: str) -> str | None:
+    """`text` lower-cased, if after the punctuation mapping it is plain ASCII (where the
+    matching model reduces to runs of [a-z0-9]); else None."""
+    if not text.isascii():
+        text = _PUNCT.sub(" ", text)
+        if not text.isascii():
+            return None
+    return text.lower()
 
 
 def fold(text: str) -> str:
@@ -63,6 +82,9 @@ class Token:
 
 def tokenize(text: str) -> list[Token]:
     """Tokens of `text` under the matching model, with offsets into `text`."""
+    view = _ascii_view(text)
+    if view is not None:
+        return [Token(m.group(), m.start(), m.end()) for m in _ASCII_TOKEN.finditer(view)]
     folded, spans = _fold_with_map(text)
     if spans is None:
         return [Token(m.group(), m.start(), m.end()) for m in _TOKEN.finditer(folded)]
@@ -74,6 +96,9 @@ def tokenize(text: str) -> list[Token]:
 
 def terms(text: str) -> list[str]:
     """The folded tokens of `text`, without offsets (the fast path for indexing)."""
+    view = _ascii_view(text)
+    if view is not None:
+        return _ASCII_TOKEN.findall(view)
     folded, _ = _fold_with_map(text)
     return _TOKEN.findall(folded)
 
