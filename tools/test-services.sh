@@ -16,10 +16,10 @@ fail_or_warn() {
   echo "################################################################" >&2
 }
 
-if ! command -v chromium >/dev/null 2>&1; then
+if ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi "noto.*cjk"; then
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-    echo "test-services: installing Debian's chromium" >&2
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+    echo "test-services: installing Debian's chromium (and CJK fonts for screenshots)" >&2
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null) \
       || fail_or_warn "could not install chromium; browser tests will be skipped"
   else
     fail_or_warn "no chromium on PATH (install Debian's 'chromium'); browser tests will be skipped"
