@@ -91,6 +91,7 @@ class _Ranked:
     passages: np.ndarray
     scores: np.ndarray
     orders: dict[str, list[int]]  # sort name -> indexes into keys
+    derived: dict[str, object] = field(default_factory=dict)  # facets etc., computed once
 
 
 def period_of(day: dt.date, interval: str) -> str:
@@ -121,6 +122,7 @@ class Search:
         self._cache: OrderedDict[tuple[Node, int], _Ranked] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
+        self._by_key: tuple[Sequence[StatementMeta], dict[int, StatementMeta]] | None = None
 
     # ---- queries -------------------------------------------------------------------
 
@@ -131,7 +133,22 @@ class Search:
         return with_filters(node, list(filters))
 
     def _metas(self) -> dict[int, StatementMeta]:
-        return {m.key: m for m in self.backend.statements()}
+        """Statement metadata by key, rebuilt only when the index generation changes."""
+        metas = self.backend.statements()
+        cached = self._by_key
+        if cached is not None and cached[0] is metas:
+            return cached[1]
+        by_key = {m.key: m for m in metas}
+        self._by_key = (metas, by_key)
+        return by_key
+
+    @staticmethod
+    def _rows_of(ranked: _Ranked, key: int) -> range:
+        """Indexes of a statement's rows in the matches (sorted by statement key)."""
+        keys = ranked.matches.keys
+        lo = int(np.searchsorted(keys, key, side="left"))
+        hi = int(np.searchsorted(keys, key, side="right"))
+        return range(lo, hi)
 
     def ranked(self, node: Node) -> _Ranked:
         """Matches of `node` grouped by statement and ranked (cached per generation)."""
@@ -149,7 +166,7 @@ class Search:
 
     def _rank(self, node: Node, matches: Matches) -> _Ranked:
         metas = self.backend.statements()
-        by_key = {m.key: m for m in metas}
+        by_key = self._metas()
         if len(matches) == 0:
             empty = np.zeros(0)
             return _Ranked(matches, [], empty, empty, empty, {s: [] for s in SORTS})
@@ -207,6 +224,7 @@ class Search:
             raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}")
         if not 0 <= context <= 500:
             raise InvalidInput("context must be between 0 and 500 characters")
+        generation = self.backend.generation()
         ranked = self.ranked(node)
         order = ranked.orders[sort]
         start = 0
@@ -215,7 +233,7 @@ class Search:
             if payload.get("sort") != sort or not isinstance(payload.get("after"), int):
                 raise InvalidInput("the cursor belongs to another sort order")
             start = int(payload["after"])  # type: ignore[call-overload]
-            if payload.get("gen") != self.backend.generation():
+            if payload.get("gen") != generation:
                 # The index changed: resume after the last statement seen, by id.
                 last = payload.get("last")
                 start = next(
@@ -230,7 +248,7 @@ class Search:
                 {
                     "sort": sort,
                     "after": start + limit,
-                    "gen": self.backend.generation(),
+                    "gen": generation,
                     "last": self._id(ranked, page[-1]) if page else None,
                 }
             )
@@ -242,7 +260,7 @@ class Search:
         )
 
     def _id(self, ranked: _Ranked, i: int) -> str:
-        meta = {m.key: m for m in self.backend.statements()}.get(ranked.keys[i])
+        meta = self._metas().get(ranked.keys[i])
         return meta.id if meta else ""
 
     def _hits(
@@ -257,7 +275,7 @@ class Search:
         wanted: dict[int, list[int]] = {}
         for i in page:
             key = ranked.keys[i]
-            rows = np.flatnonzero(ranked.matches.keys == key)
+            rows = self._rows_of(ranked, key)
             wanted[key] = [int(ranked.matches.passages[r]) for r in rows[: max(snippets, 1)]]
         texts = self.backend.passage_texts(
             [(k, p) for k, ps in wanted.items() for p in ps] if snippets else []
@@ -288,6 +306,9 @@ class Search:
         self, ranked: _Ranked, metas: dict[int, StatementMeta]
     ) -> dict[str, list[tuple[str, int]]]:
         """Matching statements counted by year, source, kind, language and speaker."""
+        cached = ranked.derived.get("facets")
+        if cached is not None:
+            return cached  # type: ignore[return-value]
         counters: dict[str, Counter[str]] = {f: Counter() for f in FACET_FIELDS}
         for key in ranked.keys:
             m = metas.get(key)
@@ -301,6 +322,7 @@ class Search:
                 counters["speaker"][s] += 1
         out = {f: c.most_common() for f, c in counters.items()}
         out["year"] = sorted(counters["year"].items())
+        ranked.derived["facets"] = out
         return out
 
     def kwic_rows(
@@ -316,7 +338,7 @@ class Search:
             wanted: list[tuple[int, int]] = []
             for i in chunk:
                 key = ranked.keys[i]
-                rows = np.flatnonzero(ranked.matches.keys == key)
+                rows = self._rows_of(ranked, key)
                 wanted.extend((key, int(ranked.matches.passages[r])) for r in rows)
             texts = self.backend.passage_texts(wanted)
             for key, pno in wanted:

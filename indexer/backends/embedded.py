@@ -97,6 +97,7 @@ class EmbeddedBackend:
         self._writer: Any = None
         self._meta_cache: tuple[int, list[StatementMeta], dict[int, StatementMeta]] | None = None
         self._generation = -1
+        self._stamp_seen: tuple[tuple[int, int, int], int] | None = None
         try:
             self.path.mkdir(parents=True, exist_ok=True)
             version_file = self.path / "tifa-schema.json"
@@ -120,10 +121,17 @@ class EmbeddedBackend:
     # ---- reading -------------------------------------------------------------------
 
     def _opstamp(self) -> int:
+        meta = self.path / "meta.json"
         try:
-            return int(json.loads((self.path / "meta.json").read_text()).get("opstamp", 0))
+            stat = meta.stat()
+            seen = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+            if self._stamp_seen is not None and self._stamp_seen[0] == seen:
+                return self._stamp_seen[1]
+            stamp = int(json.loads(meta.read_text()).get("opstamp", 0))
         except (OSError, ValueError):
             return 0
+        self._stamp_seen = (seen, stamp)
+        return stamp
 
     def _refresh(self, force: bool = False) -> None:
         """Reload the searcher when another process (or this one) has committed."""
