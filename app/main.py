@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from app import errors
 from app.config import Settings
 from app.engine import open_search
-from app.routes import health, pages, search, statements, timeline
+from app.routes import diff, discover, formulas, health, pages, search, series, statements, timeline
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -33,7 +33,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.search = search_layer
     errors.install(app)
-    for module in (health, search, statements, timeline):
+    for module in (health, search, statements, timeline, formulas, series, diff, discover):
         app.include_router(module.router)
     app.include_router(pages.router)
     app.mount("/static", pages.static_files(), name="static")
