@@ -430,7 +430,12 @@ def _match(
     return out
 
 
-def diff_statements(a: Sequence[PassageLike], b: Sequence[PassageLike]) -> StatementDiff:
+def diff_statements(
+    a: Sequence[PassageLike],
+    b: Sequence[PassageLike],
+    *,
+    keys: tuple[Sequence[str | None], Sequence[str | None]] | None = None,
+) -> StatementDiff:
     """Diff two statements given as their passages (A the earlier, B the later).
 
     When both statements have addressed passages (round-ups), passages with the same
@@ -438,14 +443,20 @@ def diff_statements(a: Sequence[PassageLike], b: Sequence[PassageLike]) -> State
     passages without an addressee are paired by similarity; an addressee found on one
     side only makes an added or removed passage. Otherwise all passages are paired by
     similarity (`passage_similarity`), most similar first, one to one, without
-    requiring the same order; pairs under PASSAGE_MIN_SIMILARITY are not made. Paired
+    requiring the same order; pairs under PASSAGE_MIN_SIMILARITY are not made. `keys`
+    replaces the addressees as what pairs passages (e.g. the addressee's country, so that
+    "President of Armenia Serzh Sargsyan" pairs with "Armenian President Armen Sarkissian"). Paired
     passages are diffed sentence by sentence and word by word. The result follows B's
     order; a removed passage of A comes right after the pair holding A's previous
     passage (first if there is none), before passages added there.
     """
     sim = passage_similarity(a, b)
-    keys_a = [_addressee_key(p.addressee) for p in a]
-    keys_b = [_addressee_key(p.addressee) for p in b]
+    if keys is not None:
+        keys_a = [_addressee_key(k) for k in keys[0]]
+        keys_b = [_addressee_key(k) for k in keys[1]]
+    else:
+        keys_a = [_addressee_key(p.addressee) for p in a]
+        keys_b = [_addressee_key(p.addressee) for p in b]
     pairs: list[tuple[int, int, Literal["addressee", "similarity"], float]] = []
     if any(keys_a) and any(keys_b):
         b_by_key: dict[str, list[int]] = {}

@@ -124,6 +124,18 @@ def formula_diff(
     return FormulaDiff(expand(changes.added), expand(changes.dropped), expand(changes.kept))
 
 
+def _pairing_keys(statement: Statement, passages: Sequence[Passage]) -> list[str | None]:
+    """What pairs passages across statements: the addressee's country where the reader
+    derived one (people change, countries stay), else the addressee as written."""
+    countries: dict[int, str] = {}
+    for entry in statement.meta.get("addressees", []) or []:
+        if isinstance(entry, dict) and entry.get("country"):
+            countries[int(entry["passage"])] = str(entry["country"])
+    return [
+        f"country {countries[p.number]}" if p.number in countries else p.addressee for p in passages
+    ]
+
+
 def compare_statements(
     search: Search,
     formulas: Sequence[Formula],
@@ -145,7 +157,7 @@ def compare_statements(
         b=b,
         passages_a=pa,
         passages_b=pb,
-        diff=diff_statements(pa, pb),
+        diff=diff_statements(pa, pb, keys=(_pairing_keys(a, pa), _pairing_keys(b, pb))),
         formulas=formula_diff(search, formulas, (a.id, passages_a), (b.id, passages_b)),
         metadata=tuple(metadata_changes(a, b)),
         addressees=compare_addressees(ra, rb) if ra is not None and rb is not None else None,

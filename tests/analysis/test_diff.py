@@ -354,3 +354,15 @@ def test_compare_addressees_edges(
     assert [x.name for x in got.only_a] == only_a
     assert [x.name for x in got.only_b] == only_b
     assert len(got.both) == both
+
+
+def test_keys_pair_round_up_passages_by_country() -> None:
+    from indexer.model import Passage
+
+    a = [Passage(0, "In his message to President of Armenia Serzh Sargsyan, hope.", "Sargsyan")]
+    b = [Passage(0, "Greetings to Armenian President Armen Sarkissian, hope.", "Sarkissian")]
+    unkeyed = diff_statements(a, b)
+    keyed = diff_statements(a, b, keys=(["country Armenia"], ["country Armenia"]))
+    # By name the two messages are one removed and one added; by country, one pair.
+    assert sorted(p.status for p in unkeyed.passages) == ["added", "removed"]
+    assert [(p.a_number, p.b_number, p.aligned_by) for p in keyed.passages] == [(0, 0, "addressee")]
