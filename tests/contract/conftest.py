@@ -54,27 +54,50 @@ def require_es(flavour: str | None = None) -> str:
     return why
 
 
-@pytest.fixture(scope="session", params=es_flavours(), ids=lambda f: f"es{f}")
-def es_url(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    """A real Elasticsearch node of one supported major, started here for the session
-    (or TIFA_TEST_ES_URL, an existing cluster)."""
-    if os.environ.get("TIFA_TEST_ES_URL"):
-        if request.param != es_flavours()[0]:
-            pytest.skip("TIFA_TEST_ES_URL names one cluster; it is tested once")
-        yield os.environ["TIFA_TEST_ES_URL"]
-        return
-    from tests.support.esnode import EsNode
+class EsNodes:
+    """Real Elasticsearch nodes, one per supported major, started on first use and
+    stopped at the end of the session (or TIFA_TEST_ES_URL, an existing cluster)."""
 
-    require_es(request.param)
-    os.environ["ESNODE_ES_MAJOR"] = request.param
-    try:
-        node = EsNode(Path(tmp_path_factory.mktemp(f"esnode{request.param}")))
-        with node:
-            yield node.url
-    finally:
-        os.environ.pop("ESNODE_ES_MAJOR", None)
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        self.nodes: dict[str, object] = {}
+
+    def url(self, flavour: str) -> str:
+        if os.environ.get("TIFA_TEST_ES_URL"):
+            if flavour != es_flavours()[0]:
+                pytest.skip("TIFA_TEST_ES_URL names one cluster; it is tested once")
+            return os.environ["TIFA_TEST_ES_URL"]
+        from tests.support.esnode import EsNode
+
+        if flavour not in self.nodes:
+            require_es(flavour)
+            os.environ["ESNODE_ES_MAJOR"] = flavour
+            try:
+                node = EsNode(self.base / f"es{flavour}")
+                node.start()
+            finally:
+                os.environ.pop("ESNODE_ES_MAJOR", None)
+            self.nodes[flavour] = node
+        node = self.nodes[flavour]
+        assert isinstance(node, EsNode)
+        return node.url
+
+    def stop(self) -> None:
+        for node in self.nodes.values():
+            node.stop()  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="session")
+def es_nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EsNodes]:
+    nodes = EsNodes(Path(tmp_path_factory.mktemp("esnodes")))
+    yield nodes
+    nodes.stop()
+
+
+@pytest.fixture(scope="session", params=es_flavours(), ids=lambda f: f"es{f}")
+def es_url(request: pytest.FixtureRequest, es_nodes: EsNodes) -> str:
+    """The URL of a real Elasticsearch node of each supported major in turn."""
+    return es_nodes.url(request.param)
 
 
 def _elastic(es_url: str) -> BackendFactory:
@@ -86,7 +109,12 @@ def _elastic(es_url: str) -> BackendFactory:
     return make
 
 
-@pytest.fixture(params=["embedded", pytest.param("elastic", marks=pytest.mark.elastic)])
+@pytest.fixture(
+    params=[
+        "embedded",
+        *(pytest.param(f"es{f}", marks=pytest.mark.elastic) for f in es_flavours()),
+    ]
+)
 def make_backend(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[BackendFactory]:
@@ -95,7 +123,8 @@ def make_backend(
     if request.param == "embedded":
         base = _embedded(tmp_path_factory)
     else:
-        base = _elastic(request.getfixturevalue("es_url"))
+        nodes: EsNodes = request.getfixturevalue("es_nodes")
+        base = _elastic(nodes.url(request.param.removeprefix("es")))
 
     def make() -> Backend:
         backend = base()
