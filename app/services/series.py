@@ -35,7 +35,7 @@ from indexer.filtering import evaluate, value_matches
 from indexer.matching import spans
 from indexer.query import DateRange, FieldIs, Leaf, Node, Or, parse, with_filters
 from indexer.search import Search
-from indexer.text import terms
+from indexer.text import count_phrase, terms
 
 SERIES_DIR = "series"
 _KREMLIN_ID = re.compile(r"\bKremlin id (\d+)\b")
@@ -308,6 +308,25 @@ class SeriesAnomalies:
     statements: tuple[SeriesStatement, ...]
 
 
+def summary_formula_counts(catalog: Catalog, view: SeriesView) -> dict[int, dict[str, int]]:
+    """Season year → tracked formula → occurrences in the summaries of that year's events
+    known as of the view's date. The summaries are our paraphrases quoting the readouts'
+    phrases: weaker evidence than texts, used only where a year has no texts."""
+    formulas = catalog.tracked(view.series)
+    variants = {
+        f.id: [terms(v) for vs in f.variants.values() for v in vs if terms(v)] for f in formulas
+    }
+    out: dict[int, dict[str, int]] = {}
+    for y in view.years:
+        if not y.events:
+            continue
+        words = [terms(e.summary) for e in y.events]
+        out[y.year] = {
+            fid: sum(count_phrase(w, v) for w in words for v in vs) for fid, vs in variants.items()
+        }
+    return out
+
+
 def formula_basis(counts: Mapping[int, Mapping[str, int]], year: int, as_of: dt.date) -> str:
     """What formula findings for `year` can rest on, in words."""
     if year not in counts:
@@ -327,11 +346,23 @@ def series_anomalies(
     check_year(year)
     view = series_view(search, catalog, series_id, as_of)
     counts = year_formula_counts(search, catalog, view)
+    basis = formula_basis(counts, year, view.as_of)
+    if basis.startswith("unknown"):
+        # No texts to compare: fall back, for every year alike, to the facts' summaries,
+        # and say so, rather than report nothing or mix texts with paraphrases.
+        summaries = summary_formula_counts(catalog, view)
+        fallback = formula_basis(summaries, year, view.as_of)
+        if not fallback.startswith("unknown"):
+            counts = summaries
+            basis = (
+                f"{fallback}, from the event summaries in the series facts (paraphrases "
+                f"quoting the readouts; {basis.removeprefix('unknown: ')})"
+            )
     review = review_year(catalog.events[view.series.id], year, view.as_of, formula_counts=counts)
     return SeriesAnomalies(
         series=view.series,
         review=review,
         formula_counts=counts,
-        formulas=formula_basis(counts, year, view.as_of),
+        formulas=basis,
         statements=view.year(year).statements,
     )
