@@ -182,8 +182,13 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from app.main import create_app
 
     settings = settings.model_copy(update={"host": args.host, "port": args.port})
+    # The path prefix behind a proxy is the server's business (ASGI root_path).
     uvicorn.run(
-        create_app(settings), host=settings.host, port=settings.port, log_level=args.log_level
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=args.log_level,
+        root_path=settings.root_path,
     )
     return 0
 
@@ -390,6 +395,32 @@ def cmd_diff(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_keys(args: argparse.Namespace, settings: Settings) -> int:
+    from app.keys import KeyStore
+
+    store = KeyStore(settings.keys_path)
+    try:
+        if args.keys_command == "create":
+            info, token = store.create(args.scope, args.name or "")
+            # The key alone on stdout (for scripts); it is not stored and never shown again.
+            print(token)
+            print(
+                f"tifa keys: created {info.id} ({info.scope}) in {settings.keys_path}; "
+                "keep the key now, it cannot be shown again",
+                file=sys.stderr,
+            )
+        elif args.keys_command == "list":
+            for k in store.list():
+                state = f"revoked {k.revoked}" if k.revoked else "active"
+                print(f"{k.id}  {k.scope:<5}  {k.created}  {state:<32}  {k.name}")
+        else:
+            info = store.revoke(args.id)
+            print(f"tifa keys: revoked {info.id} ({info.scope}) at {info.revoked}")
+    finally:
+        store.close()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tifa",
@@ -468,6 +499,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--as-of", help="only what was published by YYYY-MM-DD (default: today)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_anomalies)
+
+    p = sub.add_parser("keys", help="API keys: create, list, revoke")
+    keys_sub = p.add_subparsers(dest="keys_command", required=True)
+    k = keys_sub.add_parser("create", help="make a key and print it (once)")
+    k.add_argument("--scope", choices=["read", "write", "admin"], required=True)
+    k.add_argument("--name", default="", help="who or what the key is for")
+    keys_sub.add_parser("list", help="every key: id, scope, created, revoked, name")
+    k = keys_sub.add_parser("revoke", help="revoke a key by id (takes effect at once)")
+    k.add_argument("id")
+    p.set_defaults(func=cmd_keys)
     return parser
 
 

@@ -37,6 +37,16 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(default_factory=list)
     max_body_bytes: int = 50_000_000
     cache_size: int = 128
+    read_access: Literal["open", "key"] = Field(
+        "open", description="'key': every read needs an API key too (writes always do)."
+    )
+    request_timeout_s: float = Field(
+        10.0, description="Deadline for answering a read (GET) request; past it, 504."
+    )
+    idempotency_ttl_s: int = Field(
+        86_400, description="How long a POST's Idempotency-Key and its response are kept."
+    )
+    log_level: str = Field("INFO", description="Level of the JSON logs of the service.")
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
@@ -48,6 +58,21 @@ class Settings(BaseSettings):
             raise ValueError("TIFA_ROOT_PATH must start with '/'")
         return self
 
+    @model_validator(mode="after")
+    def _check_limits(self) -> Settings:
+        if self.request_timeout_s <= 0:
+            raise ValueError("TIFA_REQUEST_TIMEOUT_S must be positive")
+        if self.max_body_bytes <= 0:
+            raise ValueError("TIFA_MAX_BODY_BYTES must be positive")
+        if "*" in self.cors_origins and len(self.cors_origins) > 1:
+            raise ValueError("TIFA_CORS_ORIGINS: '*' allows every origin; give it alone")
+        return self
+
     @property
     def index_dir(self) -> Path:
         return self.data_dir / "index"
+
+    @property
+    def keys_path(self) -> Path:
+        """The SQLite file of API keys and idempotency records."""
+        return self.data_dir / "keys.sqlite"

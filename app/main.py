@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from app import errors
 from app.config import Settings
 from app.engine import open_search
+from app.middleware import install_operations
 from app.routes import diff, discover, formulas, health, pages, search, series, statements, timeline
 
 
@@ -27,7 +28,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="Tifa",
         version="0.1.0",
         summary="Search official statements and diff them year over year.",
-        root_path=settings.root_path,
         lifespan=lifespan,
     )
     app.state.settings = settings
@@ -37,4 +37,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router)
     app.include_router(pages.router)
     app.mount("/static", pages.static_files(), name="static")
+    # Writes and keys, metrics, and the HTTP hygiene layers (ids, logs, limits, headers).
+    install_operations(app, settings, search_layer)
     return app

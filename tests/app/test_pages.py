@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import warnings
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
@@ -243,12 +242,9 @@ def test_document_text_is_escaped(hostile: TestClient, path: str) -> None:
 
 @pytest.fixture(scope="module")
 def prefixed(settings: Settings) -> Iterator[TestClient]:
-    with warnings.catch_warnings():
-        # FastAPI 0.165 deprecates FastAPI(root_path=...), which create_app still uses;
-        # the prefix itself works, and is what these tests check.
-        warnings.filterwarnings("ignore", message="The `root_path` parameter is deprecated")
-        app = create_app(settings.model_copy(update={"root_path": "/tifa"}))
-    with TestClient(app) as c:
+    # The prefix is the server's (uvicorn --root-path, as `tifa serve` passes it).
+    app = create_app(settings.model_copy(update={"root_path": "/tifa"}))
+    with TestClient(app, root_path="/tifa") as c:
         yield c
 
 

@@ -1,0 +1,112 @@
+"""Load: many concurrent clients on loopback against a real uvicorn server, zero errors.
+CI: 50 clients for 10 s; soak: 200 clients for 60 s."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import shutil
+import statistics
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+import pytest
+
+from tests.reliability.server import Server
+
+QUERIES = [
+    {"q": '"strategic partnership"'},
+    {"q": "peace", "sort": "date"},
+    {"q": "中国"},
+    {"q": "russia china", "year": "2000..2010"},
+    {"q": "cooperat*", "limit": 50},
+    {"q": '"united nations"~3'},
+    {"q": "security NEAR/5 council"},
+]
+PATHS = ["/healthz", "/readyz", "/api/v1/help/query"]
+
+
+def _request_line(path: str, params: dict[str, object] | None = None) -> bytes:
+    target = path + ("?" + urlencode(params) if params else "")
+    return f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
+
+
+async def _client(
+    url: str, seconds: float, seed: int, latencies: list[float], errors: list[str]
+) -> None:
+    # A bare HTTP/1.1 keep-alive client on asyncio streams: the load generator shares the
+    # machine with the server, and a full HTTP client would take most of the CPU itself.
+    rng = random.Random(seed)
+    host, port = url.removeprefix("http://").split(":")
+    deadline = time.monotonic() + seconds
+    reader, writer = await asyncio.open_connection(host, int(port))
+    try:
+        while time.monotonic() < deadline:
+            if rng.random() < 0.8:
+                request = _request_line("/api/v1/search", rng.choice(QUERIES))
+            else:
+                request = _request_line(rng.choice(PATHS))
+            started = time.monotonic()
+            writer.write(request)
+            await writer.drain()
+            status_line = await reader.readline()
+            length = 0
+            while (line := await reader.readline()) not in (b"\r\n", b""):
+                name, _, value = line.decode("latin-1").partition(":")
+                if name.lower() == "content-length":
+                    length = int(value)
+            body = await reader.readexactly(length)
+            latencies.append(time.monotonic() - started)
+            status = int(status_line.split()[1]) if status_line else 0
+            if status != 200:
+                errors.append(f"{status} {body[:200]!r}")
+    except (OSError, asyncio.IncompleteReadError, ValueError, IndexError) as exc:
+        errors.append(repr(exc))
+    finally:
+        writer.close()
+
+
+def run_load(url: str, clients: int, seconds: float) -> dict[str, float]:
+    latencies: list[float] = []
+    errors: list[str] = []
+
+    async def main() -> None:
+        await asyncio.gather(*(_client(url, seconds, i, latencies, errors) for i in range(clients)))
+
+    started = time.monotonic()
+    asyncio.run(main())
+    elapsed = time.monotonic() - started
+    assert not errors, f"{len(errors)} errors, e.g. {errors[:5]}"
+    qs = statistics.quantiles(latencies, n=100)
+    report = {
+        "clients": clients,
+        "seconds": round(elapsed, 1),
+        "requests": len(latencies),
+        "rps": round(len(latencies) / elapsed, 1),
+        "p50_ms": round(qs[49] * 1000, 1),
+        "p95_ms": round(qs[94] * 1000, 1),
+        "p99_ms": round(qs[98] * 1000, 1),
+        "max_ms": round(max(latencies) * 1000, 1),
+    }
+    print(f"load: {report}")
+    return report
+
+
+@pytest.fixture
+def served(tmp_path: Path, slice_data_dir: Path) -> Path:
+    shutil.copytree(slice_data_dir / "index", tmp_path / "index")
+    return tmp_path
+
+
+def test_load_ci(served: Path) -> None:
+    with Server(served) as server:
+        report = run_load(server.url, clients=50, seconds=10)
+    assert report["requests"] > 200
+
+
+@pytest.mark.soak
+def test_load_soak(served: Path) -> None:
+    with Server(served) as server:
+        report = run_load(server.url, clients=200, seconds=60)
+    assert report["requests"] > 2000
