@@ -182,6 +182,19 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from app.main import create_app
 
     settings = settings.model_copy(update={"host": args.host, "port": args.port})
+    if args.workers > 1:
+        # Several processes read the same index (searches are CPU-bound Python); each
+        # builds its app from the environment, as this one would.
+        uvicorn.run(
+            "app.main:create_app",
+            factory=True,
+            workers=args.workers,
+            host=settings.host,
+            port=settings.port,
+            log_level=args.log_level,
+            root_path=settings.root_path,
+        )
+        return 0
     # The path prefix behind a proxy is the server's business (ASGI root_path).
     uvicorn.run(
         create_app(settings),
@@ -470,6 +483,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default=os.environ.get("TIFA_HOST", "127.0.0.1"))
     p.add_argument("--port", type=int, default=int(os.environ.get("TIFA_PORT", "8000")))
     p.add_argument("--log-level", default="info")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=int(os.environ.get("TIFA_WORKERS", "1")),
+        help="server processes (default 1; more use more cores for searches)",
+    )
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("formulas", help="the formula lexicon, or one formula's attestations")
