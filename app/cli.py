@@ -4,6 +4,7 @@ formulas, series, diff and anomalies print what the matching API routes answer."
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -118,6 +119,18 @@ def cmd_delete(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         backend.close()
     print(f"tifa delete: deleted {n} of {len(args.ids)} statements")
+    return 0
+
+
+def cmd_reindex(args: argparse.Namespace, settings: Settings) -> int:
+    from app.services.writes import Writer
+
+    backend = open_backend(settings)
+    try:
+        report = Writer(backend).reindex()
+    finally:
+        backend.close()
+    print(json.dumps(dataclasses.asdict(report), indent=2))
     return 0
 
 
@@ -467,6 +480,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("delete", help="delete statements by id")
     p.add_argument("ids", nargs="+")
     p.set_defaults(func=cmd_delete)
+
+    p = sub.add_parser(
+        "reindex",
+        help="rebuild the index from the stored statements (Elasticsearch: a new index "
+        "swapped in behind the alias, no downtime)",
+    )
+    p.set_defaults(func=cmd_reindex)
 
     p = sub.add_parser("search", help="phrase search; prints KWIC lines")
     p.add_argument("query")
