@@ -1,0 +1,1067 @@
+"""`python -m bench` (and `tifa bench`): build or reuse the datasets and indexes, run the
+correctness gate, run every workload against Tifa and the baselines, and write
+BENCHMARKS.md with its plots. Exits 1 when the correctness gate finds any difference."""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import shutil
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench import datasets as ds
+from bench import report as rp
+from bench import workloads as wl
+from bench.baselines import (
+    ExactScan,
+    Fts5,
+    Grep,
+    RegexScan,
+    fts5_index,
+    tokenizer_check,
+    write_dump,
+)
+
+REPO = ds.REPO
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How big a run is: dataset slices, repetitions, load duration."""
+
+    limit: int | None
+    grow_to: int
+    es_limit: int
+    reps_cold: int
+    reps_warm: int
+    regex_queries: int
+    load_seconds: float
+    big: bool = False
+
+
+DEFAULT = Plan(
+    limit=None,
+    grow_to=1_000_000,
+    es_limit=150,
+    reps_cold=2,
+    reps_warm=3,
+    regex_queries=4,
+    load_seconds=60,
+)
+QUICK = Plan(
+    limit=300,
+    grow_to=30_000,
+    es_limit=40,
+    reps_cold=1,
+    reps_warm=2,
+    regex_queries=3,
+    load_seconds=8,
+)
+
+
+def parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    ap.add_argument(
+        "--shared",
+        type=Path,
+        default=REPO / ".." / "shared" / "corpora",
+        help="folder of the corpora (default ../shared/corpora; tests/data works too)",
+    )
+    ap.add_argument("--var", type=Path, default=REPO / "var" / "bench", help="cache folder")
+    ap.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="report file (default BENCHMARKS.md; var/bench/BENCHMARKS-quick.md with --quick)",
+    )
+    ap.add_argument("--plots", type=Path, default=None, help="plot folder (default docs/bench)")
+    ap.add_argument("--quick", action="store_true", help="small slices, one repetition (< 2 min)")
+    ap.add_argument("--big", action="store_true", help="also grow to 10M passages (slow)")
+    ap.add_argument("--gate-only", action="store_true", help="only the correctness gate")
+    ap.add_argument("--no-es", action="store_true", help="skip the Elasticsearch workloads")
+    ap.add_argument("--clients", type=int, default=64)
+    ap.add_argument("--seconds", type=float, default=None, help="mixed-load duration")
+    ap.add_argument("--workers", type=int, default=2, help="uvicorn workers")
+    ap.add_argument("--no-profile", action="store_true", help="do not profile missed targets")
+    return ap.parse_args(argv)
+
+
+@dataclass
+class Run:
+    args: argparse.Namespace
+    plan: Plan
+    store: ds.Store
+    log: Callable[[str], None]
+    tables: list[rp.Table] = field(default_factory=list)
+    numbers: dict[str, Any] = field(default_factory=dict)
+    gate: wl.GateResult = field(default_factory=wl.GateResult)
+    plots: Path = REPO / "docs" / "bench"
+
+    def table(self, tab: rp.Table, samples: Sequence[wl.Samples] = (), name: str = "") -> None:
+        if samples and name and rp.plot(samples, tab.title, self.plots / f"{name}.png"):
+            try:
+                tab.plot = (
+                    (self.plots / f"{name}.png")
+                    .relative_to(self.args.out.resolve().parent)
+                    .as_posix()
+                )
+            except ValueError:
+                tab.plot = str(self.plots / f"{name}.png")
+        self.tables.append(tab)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse(argv)
+    plan = QUICK if args.quick else DEFAULT
+    if args.big:
+        plan = Plan(**{**plan.__dict__, "big": True})
+    if args.out is None:
+        args.out = (
+            (REPO / "var" / "bench" / "BENCHMARKS-quick.md")
+            if args.quick
+            else REPO / "BENCHMARKS.md"
+        )
+    args.out = args.out.resolve()
+    started = time.perf_counter()
+
+    def log(msg: str) -> None:
+        print(f"[bench {time.perf_counter() - started:7.1f}s] {msg}", file=sys.stderr, flush=True)
+
+    store = ds.Store(args.var, args.shared)
+    run = Run(args, plan, store, log)
+    run.plots = (
+        args.plots or (REPO / "docs" / "bench" if not args.quick else args.var / "plots")
+    ).resolve()
+    if args.seconds is not None:
+        plan = Plan(**{**plan.__dict__, "load_seconds": args.seconds})
+        run.plan = plan
+
+    ungdc = ds.DatasetSpec("ungdc", ("ungdc",), limit=plan.limit)
+    kremzh = ds.DatasetSpec("kremlin+govzh", ("kremlin", "govzh"), limit=plan.limit)
+
+    log(f"datasets under {store.root} (code version {store.version})")
+    data: dict[str, Any] = {}
+    for spec in (ungdc, kremzh):
+        data_dir = ds.embedded_index(store, spec)
+        stmts = ds.statements(store, spec)
+        table = ds.table(store, spec, stmts)
+        data[spec.name] = (spec, data_dir, table, ExactScan(table))
+        log(f"{spec.name}: {len(stmts):,} statements, {len(table):,} passages")
+        del stmts
+
+    # ---- the correctness gate ---------------------------------------------------------
+    exact: dict[str, dict[str, wl.Exact]] = {}
+    for name, qs in (("ungdc", wl.ungdc_queries()), ("kremlin+govzh", wl.kremzh_queries())):
+        _, data_dir, table, scan = data[name]
+        run.gate.tokenizer += tokenizer_check(table)
+        backend = wl.open_embedded(data_dir)
+        exact[name] = wl.gate(name, backend, scan, qs, run.gate)
+        backend.close()
+    log(f"gate: {run.gate.checked} queries checked, {len(run.gate.failures)} differences")
+    for f in run.gate.failures + run.gate.tokenizer:
+        log(f"GATE FAILURE: {f}")
+    if args.gate_only:
+        return 0 if run.gate.ok else 1
+
+    try:
+        workloads(run, data, exact, ungdc, kremzh)
+    finally:
+        elapsed = time.perf_counter() - started
+        log(f"writing {args.out}")
+        write_report(run, elapsed)
+    return 0 if run.gate.ok else 1
+
+
+def workloads(
+    run: Run,
+    data: dict[str, Any],
+    exact: dict[str, dict[str, wl.Exact]],
+    ungdc: ds.DatasetSpec,
+    kremzh: ds.DatasetSpec,
+) -> None:
+    args, plan, store, log = run.args, run.plan, run.store, run.log
+    _, data_dir, table, scan = data["ungdc"]
+    _, kdata_dir, ktable, _ = data["kremlin+govzh"]
+    qs_all = wl.ungdc_queries()
+    kqs = wl.kremzh_queries()
+
+    # ---- baselines' indexes -------------------------------------------------------------
+    d = store.dir(ungdc)
+    fts_build = fts5_index(d / "table.pkl", d / "fts5.db")
+    kd = store.dir(kremzh)
+    kfts_build = fts5_index(kd / "table.pkl", kd / "fts5.db")
+    dump = write_dump(table, d / "dump.txt")
+    kdump = write_dump(ktable, kd / "dump.txt")
+    greps = [Grep(t, dump) for t in ("grep", "rg") if Grep.available(t)]
+    kgreps = [Grep(t, kdump) for t in ("grep", "rg") if Grep.available(t)]
+    log(f"FTS5 built ({fts_build.seconds:.1f} s); greps: {[g.tool for g in greps]}")
+
+    # growth: ungdc + synthetic passages
+    grown = ds.DatasetSpec(
+        f"grown-{plan.grow_to // 1000}k",
+        ("ungdc",),
+        limit=plan.limit,
+        grow_to=plan.grow_to,
+        base="ungdc",
+    )
+    gdata = ds.embedded_index(store, grown, base=ungdc)
+    log("grown index ready")
+    big_dir = None
+    if plan.big:
+        big = ds.DatasetSpec(
+            "grown-10M", ("ungdc",), limit=plan.limit, grow_to=10_000_000, base="ungdc"
+        )
+        big_dir = ds.embedded_index(store, big, base=ungdc)
+
+    # ---- ingest -----------------------------------------------------------------------------
+    rows = []
+    for name, sp in (("ungdc_en", ungdc), ("Kremlin + govzh", kremzh), (grown.name, grown)):
+        st = ds.ingest_stats(store, sp)
+        rows.append(
+            [
+                f"Tifa embedded: {name}",
+                f"{st.passages:,}",
+                f"{st.seconds:.1f} s",
+                f"{st.rate:,.0f}",
+                f"{st.peak_rss_mb:,.0f} MB",
+                f"{st.index_mb:,.0f} MB",
+                st.note
+                + ("; RSS includes the pre-generated input held in memory" if sp is grown else ""),
+            ]
+        )
+    for name, b in (("ungdc_en", fts_build), ("Kremlin + govzh", kfts_build)):
+        rows.append(
+            [
+                f"SQLite FTS5: {name}",
+                f"{b.passages:,}",
+                f"{b.seconds:.1f} s",
+                f"{b.passages / b.seconds:,.0f}",
+                f"{b.peak_rss_mb:,.0f} MB",
+                f"{b.size_mb:,.0f} MB",
+                "pre-tokenised text (tokenising not counted)",
+            ]
+        )
+    run.numbers["ingest"] = ds.ingest_stats(store, ungdc)
+    run.numbers["ingest_grown"] = ds.ingest_stats(store, grown)
+    ingest_table = rp.Table(
+        "Ingest",
+        "Peak RSS is the child process's own (os.wait4). Tifa's time runs from the reader's first "
+        "record to the last commit; FTS5 gets the tokens ready-made.",
+        ["system: dataset", "passages", "time", "passages/s", "peak RSS", "index size", "note"],
+        rows,
+    )
+    run.tables.append(ingest_table)
+
+    # ---- phrase search ----------------------------------------------------------------------
+    backend = wl.open_embedded(data_dir)
+    log("phrase search: Tifa API")
+    cold, warm, _ = wl.run_phrase_api(backend, qs_all, plan.reps_cold, plan.reps_warm)
+    kbackend = wl.open_embedded(kdata_dir)
+    kcold, kwarm, _ = wl.run_phrase_api(kbackend, kqs, plan.reps_cold, plan.reps_warm)
+    log("phrase search: baselines")
+    fts = Fts5(d / "fts5.db")
+    ftop, ftot, ftotals = wl.run_fts5(fts, qs_all, plan.reps_warm)
+    grep_samples = []
+    for g in greps:
+        smp, counts = wl.run_grep(g, qs_all, plan.reps_cold)
+        grep_samples.append(smp)
+        for q in qs_all:
+            if q.years is None:
+                want = exact["ungdc"][q.label].passages
+                run.gate.grep_checked += 1
+                if counts[q.phrase] != want:
+                    run.gate.grep_wrong.append((g.tool, q.phrase, counts[q.phrase], want))
+    for q in qs_all:
+        e = exact["ungdc"][q.label]
+        if ftotals[q.label] != (e.statements, e.passages, e.occurrences):
+            run.gate.fts5_wrong.append(
+                (q.label, ftotals[q.label], (e.statements, e.passages, e.occurrences))
+            )
+    scan_s = wl.run_scan(scan, qs_all)
+    regex = RegexScan(table)
+    regex_qs = [q for q in qs_all if q.years is None][:: max(1, 37 // plan.regex_queries)][
+        : plan.regex_queries
+    ]
+    regex_s = wl.run_regex(regex, regex_qs)
+    del regex
+    for s in (cold, warm, ftop, ftot, scan_s):
+        s.note = s.note or ""
+    run.numbers.update(cold=cold, warm=warm, fts_top=ftop, greps=grep_samples)
+
+    # HTTP: one server over the ungdc index for phrases, export, paging and load.
+    http_first = http_warm = None
+    export_samples: list[wl.Samples] = []
+    paging_samples: list[wl.Samples] = []
+    load: wl.LoadResult | None = None
+    log("HTTP server")
+    with wl.server(data_dir, args.workers, store.root / "uvicorn.log") as url:
+        http_first, http_warm = wl.run_phrase_http(url, qs_all, plan.reps_warm)
+        run.numbers.update(http_first=http_first, http_warm=http_warm)
+        log("export")
+        export_samples, export_rows = wl.run_export(
+            backend, url, "of the", greps, max(plan.reps_cold, 2)
+        )
+        log("paging")
+        paging_samples, paging_problems = wl.run_paging(backend, url, "the united nations")
+        run.gate.failures += paging_problems
+        from app.services.formulas import load_lexicon
+
+        formula_ids = [f.id for f in load_lexicon(REPO / "corpus")]
+        sids = table.sids[:: max(1, len(table.sids) // 50)][:50]
+        mix = wl.mixed_requests(qs_all, formula_ids, sids)
+        log(f"mixed load: {args.clients} clients for {plan.load_seconds:.0f} s")
+        load = wl.run_load(url, mix, args.clients, plan.load_seconds)
+        run.numbers["load"] = load
+
+    intro = (
+        "Top 20 statements with KWIC (3 snippets each, 60 characters of context), exact totals "
+        "and "
+        f"facets, for {len(qs_all)} queries on the whole ungdc_en ({len(table):,} passages): "
+        f"{len(wl.UN_FORMULAS)} UN formulas, {len(wl.COMMON_PAIRS)} common-word pairs, "
+        f"{len(wl.RARE_NAMES)} rare names, each without and with "
+        f"`year:{wl.YEARS[0]}..{wl.YEARS[1]}`. "
+        "Percentiles are over per-query medians; the ratio column is each system's p50 over "
+        "Tifa's cold p50 (above 1: slower than Tifa)."
+    )
+    samples = [cold, warm, http_first, http_warm, ftop, ftot, *grep_samples, scan_s, regex_s]
+    run.table(
+        rp.latency_table(
+            "Phrase search, top 20 with KWIC (ungdc_en)",
+            intro,
+            [s for s in samples if s],
+            cold,
+            [
+                "grep/rg count matching lines (passages) only and cannot filter by year; "
+                "FTS5 top-20 ranks passages (not statements) and computes no totals; "
+                "the exact scan and the regex compute counts, no page."
+            ],
+        ),
+        [s for s in samples if s],
+        "phrase_search",
+    )
+    # per category, Tifa cold and warm
+    cat_rows = []
+    for cat in sorted({q.category for q in qs_all} | {q.category for q in kqs}):
+        labels = {q.label for q in (*qs_all, *kqs) if q.category == cat}
+        row = [cat, str(len(labels))]
+        for s in (cold, warm):
+            both = wl.Samples(s.system)
+            for src in (s, kcold) if s is cold else (s, kwarm):
+                for v, lab in zip(src.values, src.labels, strict=True):
+                    if lab in labels:
+                        both.add(v, lab)
+            m = both.medians()
+            row += [rp.fmt_ms(m.pct(50)), rp.fmt_ms(m.pct(95))]
+        cat_rows.append(row)
+    run.table(
+        rp.Table(
+            "Phrase search by kind of query (Tifa API)",
+            "Kremlin + govzh queries run on that dataset "
+            f"({len(ktable):,} passages); the others on ungdc_en.",
+            ["category", "queries", "cold p50", "cold p95", "warm p50", "warm p95"],
+            cat_rows,
+        )
+    )
+    kfts = Fts5(kd / "fts5.db")
+    kftop, _, _ = wl.run_fts5(kfts, kqs, plan.reps_warm)
+    kgrep_s = [wl.run_grep(g, kqs, plan.reps_cold)[0] for g in kgreps]
+    run.table(
+        rp.latency_table(
+            "Phrase search, Kremlin + Chinese corpora",
+            f"{len(kqs)} queries (Chinese, Russian — no Russian text in these corpora, so "
+            "the empty answer —, Kremlin English) on "
+            f"{ktable.statements:,} statements, {len(ktable):,} passages.",
+            [kcold, kwarm, kftop, *kgrep_s],
+            kcold,
+        ),
+        [kcold, kwarm, kftop, *kgrep_s],
+        "phrase_search_kremzh",
+    )
+    kbackend_all = kbackend
+
+    # ---- timelines ----------------------------------------------------------------------------
+    log("timelines")
+    tl_qs = [q for q in qs_all if q.years is None]
+    tcold, twarm = wl.run_timelines(backend, tl_qs, plan.reps_cold, plan.reps_warm)
+    ftl = wl.Samples("SQLite FTS5 per-year (inst_count)")
+    for q in tl_qs:
+        t, _ = wl.ms(lambda q=q: fts.timeline(q.phrase))
+        ftl.add(t, q.label)
+    stl = wl.Samples("Python exact scan per-year")
+    for q in tl_qs:
+        t, _ = wl.ms(lambda q=q: scan.count(q.phrase))
+        stl.add(t, q.label)
+    run.numbers.update(tl_cold=tcold, tl_warm=twarm)
+    run.table(
+        rp.latency_table(
+            "Ad-hoc phrase timelines (exact occurrences per year, ungdc_en)",
+            f"{len(tl_qs)} phrases; statements and exact occurrences per year beside the corpus "
+            "per year.",
+            [tcold, twarm, ftl, stl],
+            tcold,
+        ),
+        [tcold, twarm, ftl, stl],
+        "timelines",
+    )
+    fcold, fwarm, nform = wl.run_formula_timelines(kbackend_all, plan.reps_cold, plan.reps_warm)
+    ucold, uwarm, _ = wl.run_formula_timelines(backend, max(1, plan.reps_cold - 1), plan.reps_warm)
+    ucold.system, uwarm.system = "ungdc_en: " + ucold.system, "ungdc_en: " + uwarm.system
+    fcold.system, fwarm.system = "Kremlin+govzh: " + fcold.system, "Kremlin+govzh: " + fwarm.system
+    run.numbers.update(f_cold=[fcold, ucold], f_warm=[fwarm, uwarm])
+    run.table(
+        rp.latency_table(
+            "Lexicon formula timelines",
+            f"`app.services.formulas.timeline` for each of the {nform} formulas (all variants, "
+            "overall and per language).",
+            [fcold, fwarm, ucold, uwarm],
+            None,
+        ),
+        [fcold, fwarm, ucold, uwarm],
+        "formula_timelines",
+    )
+
+    # ---- series --------------------------------------------------------------------------------
+    log("series")
+    series_samples, series_note = wl.run_series(kbackend_all, plan.reps_cold, plan.reps_warm)
+    run.table(
+        rp.latency_table(
+            "Series anomalies and diff (Kremlin + govzh)", series_note, series_samples, None
+        ),
+        series_samples,
+        "series",
+    )
+
+    # ---- export, paging, load ---------------------------------------------------------------
+    run.table(
+        rp.latency_table(
+            'CSV export of 10,000 hits ("of the", ungdc_en)',
+            "Rows out: " + ", ".join(f"{k} {v:,}" for k, v in export_rows.items()) + ".",
+            export_samples,
+            export_samples[0],
+        ),
+        export_samples,
+        "export",
+    )
+    run.table(
+        rp.latency_table(
+            'Deep paging through every statement with "the united nations"',
+            "Pages of 200 statements by cursor; every statement must come exactly once "
+            + ("(checked: " + ("OK" if not paging_problems else "; ".join(paging_problems)) + ")."),
+            paging_samples,
+            None,
+            [
+                f"Whole walk: API {sum(paging_samples[0].values) / 1000:.1f} s"
+                + (
+                    f", HTTP {sum(paging_samples[1].values) / 1000:.1f} s"
+                    if len(paging_samples) > 1
+                    else ""
+                )
+            ],
+        ),
+        paging_samples,
+        "paging",
+    )
+    if load is not None:
+        import numpy as np
+
+        lat = np.array(load.latencies)
+        run.tables.append(
+            rp.Table(
+                f"Mixed HTTP load, {args.clients} clients, {plan.load_seconds:.0f} s",
+                f"uvicorn with {args.workers} workers on 127.0.0.1, httpx AsyncClient in the "
+                "benchmark process "
+                "(same 2 cores). Mix: 70% search, 10% ad-hoc timeline, 10% formula timeline, CSV "
+                "export of 200 rows, "
+                "statement pages. Kinds sent: "
+                + ", ".join(f"{k} {v:,}" for k, v in sorted(load.by_kind.items()))
+                + ".",
+                ["requests", "errors", "req/s", "p50", "p95", "p99", "max"],
+                [
+                    [
+                        f"{load.requests:,}",
+                        str(load.errors),
+                        f"{load.rps:,.0f}",
+                        rp.fmt_ms(float(np.percentile(lat, 50))),
+                        rp.fmt_ms(float(np.percentile(lat, 95))),
+                        rp.fmt_ms(float(np.percentile(lat, 99))),
+                        rp.fmt_ms(float(lat.max())),
+                    ]
+                ],
+                ["First errors: " + "; ".join(load.error_samples)] if load.error_samples else [],
+            )
+        )
+
+    # ---- growth ---------------------------------------------------------------------------
+    log("growth")
+    gbackend = wl.open_embedded(gdata)
+    g_qs = [q for q in qs_all if q.years is None]
+    gcold, gwarm, _ = wl.run_phrase_api(
+        gbackend,
+        g_qs,
+        max(1, plan.reps_cold - 1),
+        plan.reps_warm,
+        prefix=f"Tifa API, {plan.grow_to:,} passages",
+    )
+    run.numbers.update(g_cold=gcold, g_warm=gwarm)
+    scale = [cold, gcold, gwarm]
+    if big_dir is not None:
+        bbackend = wl.open_embedded(big_dir)
+        bcold, bwarm, _ = wl.run_phrase_api(
+            bbackend, g_qs, 1, plan.reps_warm, prefix="Tifa API, 10,000,000 passages"
+        )
+        run.numbers.update(b_cold=bcold)
+        scale += [bcold, bwarm]
+    run.table(
+        rp.latency_table(
+            "Growth: phrase search on synthetic growth",
+            f"ungdc_en plus seeded synthetic passages (chunks of 4–12 words recombined from real "
+            f"passages, so word and formula rates follow the corpus); {len(g_qs)} queries.",
+            scale,
+            cold,
+        ),
+        scale,
+        "growth",
+    )
+    gbackend.close()
+
+    # ---- Elasticsearch ------------------------------------------------------------------------
+    if not args.no_es:
+        es_workload(run, exact)
+    backend.close()
+    kbackend.close()
+
+
+def replay(client: Any, index: str, calls: Sequence[dict[str, Any]]) -> str:
+    """Send recorded search requests again; '' when all succeeded, else the first error.
+
+    Requests that searched a point in time get a point in time of their own, opened and
+    closed here as the backend does (the recorded one is closed by then)."""
+    pit = None
+    try:
+        if any("pit" in kw for kw in calls):
+            pit = client.open_point_in_time(index=index, keep_alive="2m")["id"]
+        for kw in calls:
+            body = copy.deepcopy(kw)
+            if pit is not None and "pit" in body:
+                body["pit"] = {**body["pit"], "id": pit}
+            client.search(**body)
+    except Exception as exc:  # reported in the table, the run goes on
+        return str(exc)[:200]
+    finally:
+        if pit is not None:
+            client.close_point_in_time(id=pit)
+    return ""
+
+
+def es_workload(run: Run, exact: dict[str, dict[str, wl.Exact]]) -> None:
+    """One real Elasticsearch node: Tifa's ES backend, the same bodies sent raw, a plain
+    top-20 body, and the embedded engine on the same slice."""
+    sys.path.insert(0, str(REPO))
+    from tests.support import esnode
+
+    log, plan, store = run.log, run.plan, run.store
+    ok, why = esnode.java_available()
+    if not ok:
+        run.tables.append(rp.Table("Elasticsearch", f"Not run: {why}", ["-"], []))
+        return
+    from indexer.backends.elastic import build
+    from indexer.backends.elastic.backend import ElasticBackend
+    from indexer.ingest import ingest
+    from indexer.query import text_clauses
+
+    spec = ds.DatasetSpec("ungdc-es-slice", ("ungdc",), limit=plan.es_limit)
+    data_dir = ds.embedded_index(store, spec)
+    stmts = ds.statements(store, spec)
+    table = ds.table(store, spec, stmts)
+    scan = ExactScan(table)
+    cats = {
+        "UN formula": wl.UN_FORMULAS[:6],
+        "common pair": wl.COMMON_PAIRS[:3],
+        "rare name": wl.RARE_NAMES[:5],
+    }
+    qs = [*wl.queries(cats, with_years=False), wl.Q("human rights", "UN formula + years", wl.YEARS)]
+    node_dir = store.root.parent / "es-node"
+    shutil.rmtree(node_dir, ignore_errors=True)
+    log(f"Elasticsearch node; slice of {len(stmts)} statements, {len(table):,} passages")
+    with esnode.EsNode(node_dir) as node:
+        es = ElasticBackend(node.url, index="bench", request_timeout=120)
+        t0 = time.perf_counter()
+        rep = ingest(es, iter(stmts))
+        es_ingest = time.perf_counter() - t0
+        emb = wl.open_embedded(data_dir)
+        ecold = wl.Samples("Tifa embedded API, cold")
+        scold = wl.Samples("Tifa ES backend API, cold")
+        raw = wl.Samples("ES raw: the backend's own requests replayed")
+        plain = wl.Samples("ES raw: one top-20 body (passage hits, no exact counts)")
+        problems: list[str] = []
+        problems_replay: list[str] = []
+        for rep_i in range(max(2, plan.reps_cold)):
+            for q in qs:
+                t, epage = wl.ms(lambda q=q: wl.top20(wl.fresh_search(emb), q))
+                ecold.add(t, q.label)
+                calls: list[dict[str, Any]] = []
+                orig = es.client.search
+
+                def record(orig: Any = orig, calls: list[dict[str, Any]] = calls, **kw: Any) -> Any:
+                    calls.append(copy.deepcopy(kw))  # the client may rewrite its kwargs
+                    return orig(**kw)
+
+                es.client.search = record  # type: ignore[method-assign]
+                es._records.clear()
+                es._meta_cache = None
+                s = wl.fresh_search(es)
+                es.statements()  # metadata load is not part of a query (a server keeps it)
+                t, spage = wl.ms(lambda s=s, q=q: wl.top20(s, q))
+                es.client.search = orig  # type: ignore[method-assign]
+                scold.add(t, q.label)
+                t, failed = wl.ms(lambda calls=calls: replay(es.client, "bench", calls))
+                if failed:
+                    problems_replay.append(f"{q.label}: {failed}")
+                else:
+                    raw.add(t, q.label)
+                body = build.passages_only(build.compile_query(s.query(q.text), {}))
+                t, _ = wl.ms(
+                    lambda body=body: es.client.search(
+                        index="bench", query=body, size=20, track_total_hits=True
+                    )
+                )
+                plain.add(t, q.label)
+                if rep_i == 0:
+                    want = scan.count(q.phrase, q.years)
+                    for name, page in (("embedded", epage), ("elasticsearch", spage)):
+                        got = (
+                            page.totals.statements,
+                            page.totals.passages,
+                            page.totals.occurrences,
+                        )
+                        if got != (want.statements, want.passages, want.occurrences):
+                            problems.append(
+                                f"ES slice {name}: {q.label!r} {got} != exact "
+                                f"{(want.statements, want.passages, want.occurrences)}"
+                            )
+        # Where the ES backend's time goes: one write and one common-phrase query, profiled.
+        es2 = ElasticBackend(node.url, index="bench-profile", request_timeout=120)
+        few = stmts[: max(1, len(stmts) // 4)]
+        run.numbers["es_profiles"] = [
+            (
+                f"ES backend: ingest of {len(few)} statements",
+                profile(lambda: ingest(es2, iter(few)), 40),
+            ),
+            (
+                'ES backend: cold search `"of the"`',
+                profile(lambda: wl.top20(wl.fresh_search(es), wl.Q("of the", "")), 40),
+            ),
+        ]
+        es2.drop()
+        es2.close()
+        _ = text_clauses
+        emb.close()
+        es.drop()
+        es.close()
+    run.gate.failures += problems
+    run.gate.checked += len(qs)
+    run.numbers.update(
+        es_emb=ecold,
+        es_backend=scold,
+        es_raw=raw,
+        es_plain=plain,
+        es_ingest=(rep.passages, es_ingest),
+    )
+    emb_ingest = ds.ingest_stats(store, spec)
+    run.table(
+        rp.latency_table(
+            "Elasticsearch: one node vs the embedded engine (same slice)",
+            f"First {plan.es_limit} ungdc_en statements ({len(table):,} passages; the ES backend "
+            "ingests "
+            f"{rep.passages / es_ingest:,.0f} passages/s here against the embedded engine's "
+            f"{emb_ingest.rate:,.0f}, so the whole corpus does not fit the run's time). "
+            f"{len(qs)} queries, cold "
+            "(fresh Search, caches emptied). 'Replayed' sends the exact request bodies the ES "
+            "backend sent for "
+            "that query straight through the client: the backend's overhead is the gap between "
+            "the two.",
+            [ecold, scold, raw, plain],
+            ecold,
+            [f"Replays that failed: {'; '.join(problems_replay[:3])}"] if problems_replay else [],
+        ),
+        [ecold, scold, raw, plain],
+        "elasticsearch",
+    )
+
+
+# ---- targets, hot spots, the report --------------------------------------------------------
+
+
+def targets(run: Run) -> list[rp.Target]:
+    n = run.numbers
+    out: list[rp.Target] = []
+
+    def p(s: wl.Samples | None, q: float) -> float:
+        return s.medians().pct(q) if s is not None and s.values else float("nan")
+
+    def t(
+        what: str,
+        goal: str,
+        value: float,
+        limit: float,
+        fmt: Callable[[float], str] = rp.fmt_ms,
+        higher: bool = False,
+    ) -> None:
+        if value != value:  # NaN: not measured
+            out.append(rp.Target(what, goal, "not measured", None))
+            return
+        out.append(rp.Target(what, goal, fmt(value), value >= limit if higher else value <= limit))
+
+    for mode in ("cold", "warm"):
+        s = n.get(mode)
+        t(f"Phrase search top 20 + KWIC, Python API, {mode}: p50", "≤ 3 ms", p(s, 50), 3)
+        t(f"Phrase search top 20 + KWIC, Python API, {mode}: p95", "≤ 40 ms", p(s, 95), 40)
+    t("Phrase search over HTTP, warm: p50", "≤ 10 ms", p(n.get("http_warm"), 50), 10)
+    t("Phrase search over HTTP, first request: p50", "≤ 10 ms", p(n.get("http_first"), 50), 10)
+    for mode in ("cold", "warm"):
+        s = n.get(f"tl_{mode}")
+        t(f"Ad-hoc phrase timeline, {mode}: p50", "≤ 20 ms", p(s, 50), 20)
+        t(f"Ad-hoc phrase timeline, {mode}: p95", "≤ 150 ms", p(s, 95), 150)
+        for f in n.get(f"f_{mode}", []):
+            t(f"Formula timeline, {f.system}: p50", "≤ 5 ms", p(f, 50), 5)
+    ing = n.get("ingest")
+    if ing:
+        t(
+            "Ingest rate (ungdc_en, embedded)",
+            "≥ 30,000 passages/s",
+            ing.rate,
+            30_000,
+            lambda v: f"{v:,.0f} passages/s",
+            True,
+        )
+        t("Ingest peak RSS (ungdc_en)", "< 1 GB", ing.peak_rss_mb, 1000, lambda v: f"{v:,.0f} MB")
+        # The growth build holds its pre-generated input in memory: its RSS is not ingest's.
+    if "b_cold" in n:
+        t("10M passages, phrase search p95 (cold)", "≤ 100 ms", p(n["b_cold"], 95), 100)
+    else:
+        out.append(
+            rp.Target(
+                "10M passages, phrase search p95",
+                "≤ 100 ms",
+                f"needs `--big`; at {run.plan.grow_to:,} passages cold p95 = "
+                f"{rp.fmt_ms(p(n.get('g_cold'), 95))}",
+                None,
+            )
+        )
+    load = n.get("load")
+    if load:
+        import numpy as np
+
+        t(
+            f"HTTP, {run.args.clients} clients: throughput",
+            "≥ 300 req/s",
+            load.rps,
+            300,
+            lambda v: f"{v:,.0f} req/s",
+            True,
+        )
+        t(
+            f"HTTP, {run.args.clients} clients: p99",
+            "≤ 250 ms",
+            float(np.percentile(load.latencies, 99)),
+            250,
+        )
+        t(
+            f"HTTP, {run.args.clients} clients: errors",
+            "0",
+            float(load.errors),
+            0,
+            lambda v: f"{v:.0f}",
+        )
+    cold, warm = n.get("cold"), n.get("warm")
+    for g in n.get("greps", []):
+        # Only the queries grep answers (no year filter), for a like-for-like median.
+        for s, mode in ((cold, "cold"), (warm, "warm")):
+            if s is None:
+                continue
+            mine = wl.Samples(s.system)
+            labels = set(g.labels)
+            for v, lab in zip(s.values, s.labels, strict=True):
+                if lab in labels:
+                    mine.add(v, lab)
+            t(
+                f"Speed-up over `{g.system}` at p50 (Tifa {mode})",
+                "≥ 50×",
+                p(g, 50) / p(mine, 50),
+                50,
+                lambda v: f"{v:,.1f}×",
+                True,
+            )
+    fts = n.get("fts_top")
+    for s, mode in ((cold, "cold"), (warm, "warm")):
+        if fts is not None and s is not None:
+            t(
+                f"Speed-up over SQLite FTS5 top-20 at p50 (Tifa {mode})",
+                "≥ 5×",
+                p(fts, 50) / p(s, 50),
+                5,
+                lambda v: f"{v:,.1f}×",
+                True,
+            )
+    if "es_emb" in n:
+        t(
+            "Embedded faster than one ES node (p50, Tifa API cold, same slice)",
+            "ratio > 1×",
+            p(n["es_backend"], 50) / p(n["es_emb"], 50),
+            1.0000001,
+            lambda v: f"ES backend / embedded = {v:,.1f}×",
+            True,
+        )
+        t(
+            "Embedded vs a raw top-20 ES body (p50)",
+            "ratio > 1×",
+            p(n["es_plain"], 50) / p(n["es_emb"], 50),
+            1.0000001,
+            lambda v: f"raw ES / embedded = {v:,.2f}×",
+            True,
+        )
+        t(
+            "ES backend within 1.5× of raw ES (same requests replayed, p50)",
+            "≤ 1.5×",
+            p(n["es_backend"], 50) / p(n["es_raw"], 50),
+            1.5,
+            lambda v: f"{v:,.1f}×",
+        )
+    else:
+        out.append(
+            rp.Target(
+                "Embedded faster than one ES node; ES backend within 1.5× of raw ES",
+                "",
+                "not run",
+                None,
+            )
+        )
+    return out
+
+
+def profile(fn: Callable[[], Any], lines: int = 38) -> str:
+    """A pyinstrument profile of one call (cProfile when pyinstrument is missing)."""
+    try:
+        from pyinstrument import Profiler
+    except ImportError:
+        import cProfile
+        import io
+        import pstats
+
+        pr = cProfile.Profile()
+        pr.enable()
+        fn()
+        pr.disable()
+        buf = io.StringIO()
+        pstats.Stats(pr, stream=buf).sort_stats("cumulative").print_stats(25)
+        return buf.getvalue()
+    prof = Profiler(interval=0.0005)
+    prof.start()
+    fn()
+    prof.stop()
+    text = prof.output_text(unicode=True, color=False, show_all=False)
+    kept = [ln for ln in text.splitlines() if ln.strip()][:lines]
+    return "\n".join(kept)
+
+
+def hotspots(run: Run, tgts: Sequence[rp.Target]) -> str:
+    missed = {t.what for t in tgts if t.met is False}
+    if not missed or run.args.no_profile:
+        return "## Hot spots\n\nNothing missed, or profiling was switched off."
+    from indexer.query import MatchAll
+
+    spec = ds.DatasetSpec("ungdc", ("ungdc",), limit=run.plan.limit)
+    backend = wl.open_embedded(ds.embedded_index(run.store, spec))
+    parts = [
+        "## Hot spots (profiles of missed targets)",
+        "",
+        "pyinstrument, one call each, on the whole ungdc_en unless said; wall-clock time per "
+        "frame.",
+    ]
+    if any("Phrase search" in m or "HTTP" in m or "Speed-up" in m for m in missed):
+        for phrase in ("the united nations", "of the"):
+            q = wl.Q(phrase, "")
+            parts += [
+                "",
+                f'### Cold phrase search `"{phrase}"` (top 20 + KWIC)',
+                "",
+                "```",
+                profile(lambda q=q: wl.top20(wl.fresh_search(backend), q)),
+                "```",
+            ]
+        q = wl.Q("the united nations", "")
+        s = wl.fresh_search(backend)
+        wl.top20(s, q)
+        parts += [
+            "",
+            '### Warm phrase search `"the united nations"` (result cached)',
+            "",
+            "```",
+            profile(lambda: wl.top20(s, q)),
+            "```",
+        ]
+    if any("HTTP" in m for m in missed):
+        import os
+        import warnings
+
+        os.environ["TIFA_DATA_DIR"] = str(ds.embedded_index(run.store, spec))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from fastapi.testclient import TestClient
+
+            from app.main import create_app
+
+            client = TestClient(create_app())
+            params = {"q": '"the united nations"', "limit": 20}
+            client.get("/api/v1/search", params=params)
+            parts += [
+                "",
+                '### Warm `GET /api/v1/search?q="the united nations"` in-process (TestClient)',
+                "",
+                "```",
+                profile(lambda: client.get("/api/v1/search", params=params), 45),
+                "```",
+            ]
+    if any("timeline" in m for m in missed):
+        parts += [
+            "",
+            '### Cold ad-hoc timeline `"human rights"`',
+            "",
+            "```",
+            profile(
+                lambda: (lambda s: s.timeline(s.query('"human rights"'), MatchAll()))(
+                    wl.fresh_search(backend)
+                )
+            ),
+            "```",
+        ]
+        from app.services import formulas as fs
+
+        f = fs.load_lexicon(REPO / "corpus")[0]
+        parts += [
+            "",
+            f"### Cold formula timeline `{f.id}`",
+            "",
+            "```",
+            profile(lambda: fs.timeline(wl.fresh_search(backend), f)),
+            "```",
+        ]
+    if any("Ingest rate" in m for m in missed):
+        from indexer.backends.embedded import EmbeddedBackend
+        from indexer.ingest import ingest
+
+        tmp = run.store.root / "profile-ingest"
+        shutil.rmtree(tmp, ignore_errors=True)
+        b = EmbeddedBackend(tmp)
+        parts += [
+            "",
+            "### Ingest of the first 300 ungdc_en statements (reader included)",
+            "",
+            "```",
+            profile(lambda: ingest(b, ds.read_corpus("ungdc", run.store.shared, 300)), 45),
+            "```",
+        ]
+        b.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+    backend.close()
+    for title, text in run.numbers.get("es_profiles", []):
+        parts += ["", f"### {title}", "", "```", text, "```"]
+    return "\n".join(parts)
+
+
+def write_report(run: Run, elapsed: float) -> None:
+    args = run.args
+    tgts = targets(run)
+    hs = hotspots(run, tgts) if not args.quick else "## Hot spots\n\nNot profiled in --quick mode."
+    g = run.gate
+    gate_md = [
+        "## Correctness gate",
+        "",
+        f"{g.checked} queries: Tifa's exact totals (statements, passages, occurrences) and "
+        "per-year "
+        "(statements, occurrences) against an exact scan of the same passages (folded tokens "
+        "checked "
+        "against `tests/bruteforce.py` on a sample of 2,000 passages per dataset; phrases "
+        "tokenised by "
+        "`tests/bruteforce.py`). Any difference fails the run.",
+        "",
+        f"**Result: {'PASS' if g.ok else 'FAIL'}** — {len(g.failures)} differences, "
+        f"{len(g.tokenizer)} tokenizer mismatches.",
+    ]
+    gate_md += [f"- {f}" for f in (g.failures + g.tokenizer)[:30]]
+    if g.grep_checked:
+        tools = sorted({w[0] for w in g.grep_wrong})
+        gate_md += [
+            "",
+            f"grep/rg matching-line counts against the exact matching passages: wrong for "
+            f"{len(g.grep_wrong)} of {g.grep_checked} (tool, phrase) pairs "
+            f"({', '.join(tools) or 'none'}):",
+            "",
+            "| tool | phrase | grep's passages | exact passages |",
+            "|---|---|---|---|",
+        ]
+        gate_md += [f"| {t} | {p} | {a:,} | {b:,} |" for t, p, a, b in g.grep_wrong]
+    if g.fts5_wrong:
+        gate_md += [
+            "",
+            f"SQLite FTS5 totals differ from the exact ones for {len(g.fts5_wrong)} queries "
+            "(statements, passages, occurrences):",
+            "",
+        ]
+        gate_md += [f"- {lab}: FTS5 {a}, exact {b}" for lab, a, b in g.fts5_wrong[:15]]
+    elif g.grep_checked:
+        gate_md += ["", "SQLite FTS5 over the same tokens gives the exact totals for every query."]
+    mode = "--quick" if args.quick else "--big" if args.big else "default"
+    header = (
+        "# Benchmarks\n\n"
+        "Generated by `python -m bench` (do not edit by hand: rerun it). "
+        f"Run: {mode} suite, {time.strftime('%Y-%m-%d %H:%M')}, wall time {elapsed / 60:.1f} "
+        "min.\n\n"
+        f"Machine: {rp.machine()}. Other work may have shared the machine during the run: "
+        "figures are medians and percentiles over repetitions, and ratios matter more than "
+        "absolute values."
+    )
+    howto = (
+        "## How to run\n\n"
+        "```sh\n"
+        ".venv/bin/python -m bench            # default suite (~20 min fresh, less with cached "
+        "indexes)\n"
+        ".venv/bin/python -m bench --quick    # small slices, < 2 min, report to "
+        "var/bench/BENCHMARKS-quick.md\n"
+        ".venv/bin/python -m bench --gate-only --quick --shared tests/data   # what CI runs\n"
+        ".venv/bin/python -m bench --big      # adds 10M synthetic passages (long)\n"
+        "```\n\n"
+        "Needs the corpora in `../shared/corpora` (`--shared`), Java for the Elasticsearch node "
+        "(`tools/esnode`; skipped otherwise, `--no-es`), and the `bench` extras: apsw (FTS5 "
+        "per-row counts), "
+        "matplotlib (plots), pyinstrument (profiles). grep is used, ripgrep when installed. "
+        "Indexes are "
+        "cached in `var/bench/<code version>/` and rebuilt when `indexer/` or "
+        "`bench/datasets.py` changes."
+    )
+    footer = f"_Total wall time of this run: {elapsed / 60:.1f} min._"
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(
+        rp.render(
+            header=header,
+            howto=howto,
+            targets=tgts,
+            gate_md="\n".join(gate_md),
+            tables=run.tables,
+            hotspots=hs,
+            footer=footer,
+        )
+    )
+    (run.store.root / "targets.json").write_text(
+        json.dumps([t.__dict__ for t in tgts], indent=1, default=str)
+    )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,366 @@
+"""Benchmark datasets: the public corpora read through Tifa's own readers, seeded synthetic
+growth drawn from them, and the built indexes, all cached under `var/bench/` by dataset
+and code version so that a rerun reuses what an earlier run built.
+
+A dataset is a list of statements plus a flat passage table (statement id, year, raw
+text, folded tokens) that every baseline reads, so that Tifa and the baselines see the
+same passages.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import os
+import pickle
+import random
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from indexer.model import Passage, Statement
+
+REPO = Path(__file__).resolve().parents[1]
+SEED = 20240917
+
+# Input files per corpus, in the order they are looked for: the shared full corpora, then
+# the slices in tests/data (what `--quick` and CI use when pointed there).
+SOURCES: dict[str, tuple[tuple[str, str], ...]] = {
+    "ungdc": (("ungdc_en.jsonl.gz", "ungdc"), ("ungdc_slice.jsonl", "ungdc")),
+    "kremlin": (("kremlin_en.jsonl.gz", "kremlin"), ("kremlin_slice.jsonl", "kremlin")),
+    "govzh": (
+        ("gov_work_reports_zh.jsonl.gz", "govzh"),
+        ("govzh_slice.jsonl", "govzh"),
+    ),
+}
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """What a dataset holds: corpora (each optionally cut to its first `limit` statements)
+    and, optionally, synthetic statements added until `grow_to` passages."""
+
+    name: str
+    corpora: tuple[str, ...]
+    limit: int | None = None
+    grow_to: int | None = None
+    base: str | None = None  # the dataset whose index a grown one starts from
+
+    def describe(self) -> str:
+        parts = " + ".join(self.corpora)
+        if self.limit:
+            parts += f" (first {self.limit:,} statements of each)"
+        if self.grow_to:
+            parts += f", grown with seeded synthetic passages to {self.grow_to:,}"
+        return parts
+
+
+@dataclass
+class Table:
+    """The flat passage table every baseline reads (one row per passage)."""
+
+    sids: list[str]
+    years: list[int]
+    texts: list[str]
+    tokens: list[str]  # folded tokens joined by single spaces
+    statements: int = 0
+    languages: dict[str, int] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.sids)
+
+
+def code_version() -> str:
+    """A short hash of the engine and dataset code: a cached index is reused only when
+    none of the code that built it changed."""
+    h = hashlib.sha256()
+    files = [
+        *sorted((REPO / "indexer").rglob("*.py")),
+        REPO / "indexer" / "backends" / "elastic" / "mappings.json",
+        Path(__file__),
+    ]
+    for f in files:
+        h.update(f.relative_to(REPO).as_posix().encode())
+        if f.suffix == ".py":
+            # The syntax tree, not the bytes: reformatting or comments do not force a rebuild.
+            h.update(ast.dump(ast.parse(f.read_text(encoding="utf-8"))).encode())
+        else:
+            h.update(f.read_bytes())
+    return h.hexdigest()[:12]
+
+
+def resolve(corpus: str, shared: Path) -> tuple[Path, str]:
+    """The input file and preset of `corpus` under `shared` (full corpus or slice)."""
+    for name, preset in SOURCES[corpus]:
+        if (shared / name).exists():
+            return shared / name, preset
+    raise FileNotFoundError(f"no {corpus} corpus under {shared} (looked for {SOURCES[corpus]})")
+
+
+class Store:
+    """Where one run keeps and finds its cached datasets and indexes."""
+
+    def __init__(self, var: Path, shared: Path, version: str | None = None) -> None:
+        self.shared = shared.resolve()
+        # A child process is handed the parent's version: code edited meanwhile must not
+        # send its results elsewhere.
+        self.version = version or code_version()
+        self.root = var.resolve() / self.version
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def key(self, spec: DatasetSpec) -> str:
+        h = hashlib.sha256(repr(spec).encode())
+        for corpus in spec.corpora:
+            path, _ = resolve(corpus, self.shared)
+            st = path.stat()
+            h.update(f"{path}:{st.st_size}:{st.st_mtime_ns}".encode())
+        return f"{spec.name}-{h.hexdigest()[:10]}"
+
+    def dir(self, spec: DatasetSpec) -> Path:
+        d = self.root / self.key(spec)
+        d.mkdir(parents=True, exist_ok=True)
+        return d
+
+
+# ---- statements ------------------------------------------------------------------------
+
+
+def read_corpus(corpus: str, shared: Path, limit: int | None) -> Iterator[Statement]:
+    """Statements of one corpus through Tifa's reader and preset (rejections dropped)."""
+    from indexer.sources import read
+
+    path, preset = resolve(corpus, shared)
+    n = 0
+    for item in read(path, preset=preset):
+        if isinstance(item, Statement):
+            yield item
+            n += 1
+            if limit is not None and n >= limit:
+                return
+
+
+def _cached(path: Path, build: Any) -> Any:
+    if path.exists():
+        with path.open("rb") as f:
+            return pickle.load(f)
+    value = build()
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("wb") as f:
+        pickle.dump(value, f, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(tmp, path)
+    return value
+
+
+def statements(store: Store, spec: DatasetSpec) -> list[Statement]:
+    """The dataset's statements (read once, then from the cache)."""
+
+    def build() -> list[Statement]:
+        if spec.base is not None:
+            raise ValueError("a grown dataset is read as base + synthetic")
+        out: list[Statement] = []
+        for corpus in spec.corpora:
+            out.extend(read_corpus(corpus, store.shared, spec.limit))
+        return out
+
+    return _cached(store.dir(spec) / "statements.pkl", build)  # type: ignore[no-any-return]
+
+
+_WORDS = re.compile(r"\S+")
+
+
+def synthetic(base: Sequence[Statement], n_passages: int, seed: int = SEED) -> Iterator[Statement]:
+    """Seeded synthetic statements with `n_passages` passages in all.
+
+    Each passage is a recombination of chunks of 4 to 12 words cut from random real
+    passages, so word frequencies, common pairs and formula rates follow the real corpus
+    (a formula survives whenever it falls inside one chunk); lengths, dates and metadata
+    are drawn from real statements. Deterministic for a given base and seed.
+    """
+    rng = random.Random(seed)
+    pool = [p.text for st in base for p in st.passages if p.text.strip()]
+    lengths = [len(_WORDS.findall(t)) for t in pool]
+    made = 0
+    n = 0
+    while made < n_passages:
+        model = base[rng.randrange(len(base))]
+        k = min(max(len(model.passages), 1), n_passages - made)
+        texts = []
+        for _ in range(k):
+            target = lengths[rng.randrange(len(lengths))]
+            words: list[str] = []
+            while len(words) < target:
+                src = _WORDS.findall(pool[rng.randrange(len(pool))])
+                size = rng.randint(4, 12)
+                at = rng.randrange(max(len(src) - size, 0) + 1)
+                words.extend(src[at : at + size])
+            texts.append(" ".join(words[:target]) or "empty")
+        passages = tuple(Passage(number=i, text=t) for i, t in enumerate(texts))
+        n += 1
+        made += k
+        yield replace(
+            model,
+            id=f"synthetic-{n:08d}",
+            title=f"Synthetic statement {n}",
+            text="\n\n".join(texts),
+            passages=passages,
+        )
+
+
+def table(store: Store, spec: DatasetSpec, stmts: Sequence[Statement]) -> Table:
+    """The passage table of `stmts` (cached): raw texts and folded tokens per passage."""
+    from indexer.text import terms
+
+    def build() -> Table:
+        t = Table([], [], [], [], statements=len(stmts))
+        for st in stmts:
+            t.languages[st.language] = t.languages.get(st.language, 0) + 1
+            for p in st.passages:
+                t.sids.append(st.id)
+                t.years.append(st.date.year)
+                t.texts.append(p.text)
+                t.tokens.append(" ".join(terms(p.text)))
+        return t
+
+    return _cached(store.dir(spec) / "table.pkl", build)  # type: ignore[no-any-return]
+
+
+# ---- the embedded index, built in a child process --------------------------------------
+
+
+@dataclass(frozen=True)
+class IngestStats:
+    statements: int
+    passages: int
+    seconds: float
+    peak_rss_mb: float
+    index_mb: float
+    note: str = ""
+
+    @property
+    def rate(self) -> float:
+        return self.passages / self.seconds if self.seconds else 0.0
+
+
+def dir_mb(path: Path) -> float:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 1e6
+
+
+def run_child(args: Sequence[str], log: Path) -> tuple[int, float, float]:
+    """Run `python -m bench.<args>` and return (exit code, wall seconds, peak RSS MB) of
+    that child alone (os.wait4 reports its own rusage, not the run's other children)."""
+    t0 = time.perf_counter()
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", *args], cwd=REPO, stdout=out, stderr=subprocess.STDOUT
+        )
+        _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return proc.returncode, time.perf_counter() - t0, usage.ru_maxrss / 1024
+
+
+def embedded_index(store: Store, spec: DatasetSpec, base: DatasetSpec | None = None) -> Path:
+    """The data directory (TIFA_DATA_DIR) of the dataset's embedded index, built by a child
+    process through `indexer.ingest.ingest` unless cached; `ingest.json` beside it holds
+    the build's statistics."""
+    d = store.dir(spec)
+    data = d / "embedded"
+    stats = d / "ingest.json"
+    if stats.exists() and (data / "index").exists():
+        return data
+    if data.exists():
+        shutil.rmtree(data)
+    if base is not None:
+        # Growth starts from the base corpus's index: only the synthetic part is ingested.
+        shutil.copytree(embedded_index(store, base) / "index", data / "index")
+    args = ["bench.datasets", "ingest", "--store", str(store.root.parent), "--version"]
+    args += [store.version, "--shared"]
+    args += [str(store.shared), "--spec", json.dumps(spec.__dict__), "--out", str(data)]
+    if base is not None:
+        args += ["--base", json.dumps(base.__dict__)]
+    code, wall, rss = run_child(args, d / "ingest.log")
+    if code != 0:
+        raise RuntimeError(
+            f"ingest of {spec.name} failed:\n{(d / 'ingest.log').read_text()[-3000:]}"
+        )
+    child = json.loads((d / "ingest-child.json").read_text())
+    result = IngestStats(
+        statements=child["statements"],
+        passages=child["passages"],
+        seconds=child["seconds"],
+        peak_rss_mb=rss,
+        index_mb=dir_mb(data / "index"),
+        note=f"child wall {wall:.1f} s incl. start-up; {child['note']}",
+    )
+    stats.write_text(json.dumps(result.__dict__))
+    return data
+
+
+def ingest_stats(store: Store, spec: DatasetSpec) -> IngestStats:
+    return IngestStats(**json.loads((store.dir(spec) / "ingest.json").read_text()))
+
+
+def spec_from_json(raw: str) -> DatasetSpec:
+    values = json.loads(raw)
+    values["corpora"] = tuple(values["corpora"])
+    return DatasetSpec(**values)
+
+
+def _ingest_main(argv: Sequence[str]) -> int:
+    """Child process: ingest one dataset into an embedded index, timing `ingest()` from
+    the reader's first record to the last commit."""
+    import argparse
+
+    from indexer.backends.embedded import EmbeddedBackend, default_path
+    from indexer.ingest import ingest
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--store", type=Path)
+    ap.add_argument("--version")
+    ap.add_argument("--shared", type=Path)
+    ap.add_argument("--spec")
+    ap.add_argument("--base")
+    ap.add_argument("--out", type=Path)
+    a = ap.parse_args(argv)
+    store = Store(a.store, a.shared, a.version)
+    spec = spec_from_json(a.spec)
+    backend = EmbeddedBackend(default_path(a.out))
+    if a.base:
+        base = spec_from_json(a.base)
+        base_st = statements(store, base)
+        have = sum(len(s.passages) for s in base_st)
+        assert spec.grow_to is not None
+        source: Any = list(synthetic(base_st, spec.grow_to - have))
+        note = (
+            f"synthetic part only, on top of {base.name}'s {have:,} passages; the RSS includes "
+            "the pre-generated input held in memory"
+        )
+    else:
+        # Read from the files, as `tifa ingest` does: the reader is part of ingest, and
+        # records stream (nothing is kept, so the peak RSS is ingest's own).
+        source = (st for c in spec.corpora for st in read_corpus(c, store.shared, spec.limit))
+        note = "read from the JSONL through the preset reader"
+    t0 = time.perf_counter()
+    report = ingest(backend, source)
+    seconds = time.perf_counter() - t0
+    backend.close()
+    out = {
+        "statements": report.accepted + report.updated,
+        "passages": report.passages,
+        "seconds": seconds,
+        "note": note,
+    }
+    (a.out.parent / "ingest-child.json").write_text(json.dumps(out))
+    return 0
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["ingest"]:
+        raise SystemExit(_ingest_main(sys.argv[2:]))
+    raise SystemExit("usage: python -m bench.datasets ingest ...")
