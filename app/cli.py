@@ -496,6 +496,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_search)
 
+    sub.add_parser("bench", help="the benchmark suite (see BENCHMARKS.md; needs .[bench])")
+
     p = sub.add_parser("stats", help="what the index holds")
     p.set_defaults(func=cmd_stats)
 
@@ -552,6 +554,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["bench"]:
+        # The benchmark suite has its own options (`tifa bench --help`); it is a tool
+        # beside the service, loaded only when asked for.
+        import importlib
+
+        bench_main = importlib.import_module("bench.__main__").main
+        return int(bench_main(argv[1:]))
     args = build_parser().parse_args(argv)
     try:
         code: int = args.func(args, Settings())
