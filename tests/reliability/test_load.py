@@ -7,6 +7,7 @@ import asyncio
 import random
 import shutil
 import statistics
+import threading
 import time
 from pathlib import Path
 from urllib.parse import urlencode
@@ -75,7 +76,21 @@ def run_load(url: str, clients: int, seconds: float) -> dict[str, float]:
         await asyncio.gather(*(_client(url, seconds, i, latencies, errors) for i in range(clients)))
 
     started = time.monotonic()
-    asyncio.run(main())
+    # Its own thread and event loop: a session-wide browser fixture may already run an
+    # event loop in the main thread, where asyncio.run() refuses to start.
+    failure: list[BaseException] = []
+
+    def drive() -> None:
+        try:
+            asyncio.run(main())
+        except BaseException as exc:  # reported below, in the test's thread
+            failure.append(exc)
+
+    worker = threading.Thread(target=drive)
+    worker.start()
+    worker.join()
+    if failure:
+        raise failure[0]
     elapsed = time.monotonic() - started
     assert not errors, f"{len(errors)} errors, e.g. {errors[:5]}"
     qs = statistics.quantiles(latencies, n=100)
