@@ -244,14 +244,15 @@ def workloads(
                 f"{b.passages / b.seconds:,.0f}",
                 f"{b.peak_rss_mb:,.0f} MB",
                 f"{b.size_mb:,.0f} MB",
-                "pre-tokenised text (tokenising not counted)",
+                "pre-tokenised text (tokenising not counted); RSS includes the table in memory",
             ]
         )
     run.numbers["ingest"] = ds.ingest_stats(store, ungdc)
     run.numbers["ingest_grown"] = ds.ingest_stats(store, grown)
     ingest_table = rp.Table(
         "Ingest",
-        "Peak RSS is the child process's own (os.wait4). Tifa's time runs from the reader's first "
+        "Peak RSS is the child process's own (VmHWM, read in the child). "
+        "Tifa's time runs from the reader's first "
         "record to the last commit; FTS5 gets the tokens ready-made.",
         ["system: dataset", "passages", "time", "passages/s", "peak RSS", "index size", "note"],
         rows,
@@ -612,11 +613,11 @@ def es_workload(run: Run, exact: dict[str, dict[str, wl.Exact]]) -> None:
                     calls.append(copy.deepcopy(kw))  # the client may rewrite its kwargs
                     return orig(**kw)
 
-                es.client.search = record  # type: ignore[method-assign]
                 es._records.clear()
                 es._meta_cache = None
                 s = wl.fresh_search(es)
                 es.statements()  # metadata load is not part of a query (a server keeps it)
+                es.client.search = record  # type: ignore[method-assign]
                 t, spage = wl.ms(lambda s=s, q=q: wl.top20(s, q))
                 es.client.search = orig  # type: ignore[method-assign]
                 scold.add(t, q.label)

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.datasets import Table, run_child
+from bench.datasets import Table, peak_rss_mb, run_child
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # tests/bruteforce.py is the independent tokenizer
@@ -260,7 +260,9 @@ def fts5_index(table_pkl: Path, db: Path) -> Fts5Build:
     if code != 0:
         raise RuntimeError(f"FTS5 build failed: {db.with_suffix('.log').read_text()[-2000:]}")
     child = json.loads(db.with_suffix(".child.json").read_text())
-    result = Fts5Build(child["passages"], child["seconds"], rss, db.stat().st_size / 1e6)
+    result = Fts5Build(
+        child["passages"], child["seconds"], child.get("peak_rss_mb", rss), db.stat().st_size / 1e6
+    )
     stats.write_text(json.dumps(result.__dict__))
     return result
 
@@ -293,7 +295,7 @@ def _fts5_main(table_pkl: Path, db: Path) -> int:
     conn.close()
     seconds = time.perf_counter() - t0
     db.with_suffix(".child.json").write_text(
-        json.dumps({"passages": len(table), "seconds": seconds})
+        json.dumps({"passages": len(table), "seconds": seconds, "peak_rss_mb": peak_rss_mb()})
     )
     return 0
 

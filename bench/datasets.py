@@ -252,6 +252,20 @@ def dir_mb(path: Path) -> float:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 1e6
 
 
+def peak_rss_mb() -> float:
+    """This process's own peak RSS (VmHWM), in MB.
+
+    Read in the child itself: the rusage `os.wait4` reports keeps, across exec, the high
+    water mark of the parent's memory the child inherited at fork (Linux), so it says
+    more about the benchmark process than about ingest."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def run_child(args: Sequence[str], log: Path) -> tuple[int, float, float]:
     """Run `python -m bench.<args>` and return (exit code, wall seconds, peak RSS MB) of
     that child alone (os.wait4 reports its own rusage, not the run's other children)."""
@@ -294,7 +308,7 @@ def embedded_index(store: Store, spec: DatasetSpec, base: DatasetSpec | None = N
         statements=child["statements"],
         passages=child["passages"],
         seconds=child["seconds"],
-        peak_rss_mb=rss,
+        peak_rss_mb=child.get("peak_rss_mb", rss),
         index_mb=dir_mb(data / "index"),
         note=f"child wall {wall:.1f} s incl. start-up; {child['note']}",
     )
@@ -355,6 +369,7 @@ def _ingest_main(argv: Sequence[str]) -> int:
         "passages": report.passages,
         "seconds": seconds,
         "note": note,
+        "peak_rss_mb": peak_rss_mb(),
     }
     (a.out.parent / "ingest-child.json").write_text(json.dumps(out))
     return 0
