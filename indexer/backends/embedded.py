@@ -21,10 +21,10 @@ import numpy.typing as npt
 import tantivy
 
 from indexer import matching
+from indexer.backends import verify
 from indexer.backends.base import Matches, StatementMeta, WriteResult, meta_from_json
 from indexer.backends.fields import FILTER_FIELDS, day_number, documents
 from indexer.errors import EngineFailure, EngineUnavailable, QueryError, TifaError
-from indexer.filtering import evaluate
 from indexer.model import Statement, statement_from_stored
 from indexer.query import (
     MAX_PREFIX_EXPANSIONS,
@@ -201,16 +201,11 @@ class EmbeddedBackend:
         return record
 
     def passage_texts(self, wanted: Sequence[tuple[int, int]]) -> dict[tuple[int, int], str]:
-        out: dict[tuple[int, int], str] = {}
-        for key in {k for k, _ in wanted}:
-            record = _cached_record(self, self.generation(), key)
-            if record is None:
-                continue
-            texts = {p["number"]: p["text"] for p in record["passages"]}
-            for k, n in wanted:
-                if k == key and n in texts:
-                    out[(k, n)] = texts[n]
-        return out
+        return verify.passage_texts(self._record_of(), wanted)
+
+    def _record_of(self) -> verify.RecordOf:
+        gen = self.generation()
+        return lambda key: _cached_record(self, gen, key)
 
     def hashes(self, ids: Sequence[str]) -> dict[str, str]:
         if not ids:
@@ -433,31 +428,7 @@ class EmbeddedBackend:
         occ: npt.NDArray[np.int32],
     ) -> npt.NDArray[np.bool_]:
         _, by_key = self._metas()
-        gen = self.generation()
-        keep = np.zeros(len(keys), dtype=np.bool_)
-        position = {leaf: j for j, leaf in enumerate(clause_list)}
-        for i, (key, pno) in enumerate(zip(keys.tolist(), pnos.tolist(), strict=True)):
-            record = _cached_record(self, gen, key)
-            meta = by_key.get(key)
-            if record is None or meta is None:
-                continue
-            passage = next((p for p in record["passages"] if p["number"] == pno), None)
-            if passage is None:
-                continue
-            counts = [int(c) for c in occ[i]]
-            words: list[str] | None = None
-
-            def truth(leaf: Leaf, counts: list[int] = counts, text: str = passage["text"]) -> bool:
-                nonlocal words
-                if leaf in position:
-                    return counts[position[leaf]] > 0
-                # A negated clause: not counted, so look at the passage itself.
-                if words is None:
-                    words = terms(text)
-                return bool(matching.spans(words, leaf))
-
-            keep[i] = evaluate(query, meta, passage.get("addressee"), truth)
-        return keep
+        return verify.settle(self._record_of(), by_key, query, clause_list, keys, pnos, occ)
 
     def _count_exact(
         self,
@@ -527,18 +498,7 @@ class EmbeddedBackend:
         pnos: npt.NDArray[np.int32],
         out: npt.NDArray[np.int32],
     ) -> None:
-        gen = self.generation()
-        record: dict[str, Any] | None = None
-        current = None
-        texts: dict[int, str] = {}
-        for i, (key, pno) in enumerate(zip(keys.tolist(), pnos.tolist(), strict=True)):
-            if key != current:
-                current = key
-                record = _cached_record(self, gen, key)
-                texts = {p["number"]: p["text"] for p in record["passages"]} if record else {}
-            text = texts.get(pno)
-            if text is not None:
-                out[i] = len(matching.spans(terms(text), leaf))
+        verify.count_by_scan(self._record_of(), leaf, keys, pnos, out)
 
     # ---- writing -------------------------------------------------------------------
 

@@ -21,11 +21,11 @@ import numpy.typing as npt
 from elasticsearch import ApiError, Elasticsearch, TransportError, helpers
 
 from indexer import matching
+from indexer.backends import verify
 from indexer.backends.base import Matches, StatementMeta, WriteResult, meta_from_json
 from indexer.backends.elastic import build
 from indexer.backends.fields import documents
 from indexer.errors import EngineFailure, EngineUnavailable, QueryError, TifaError
-from indexer.filtering import evaluate
 from indexer.model import Statement, statement_from_stored
 from indexer.query import MAX_PREFIX_EXPANSIONS, Leaf, Near, Node, Phrase, leaves
 from indexer.text import terms
@@ -191,16 +191,7 @@ class ElasticBackend:
         return self._records[(gen, key)]
 
     def passage_texts(self, wanted: Sequence[tuple[int, int]]) -> dict[tuple[int, int], str]:
-        out: dict[tuple[int, int], str] = {}
-        for key in {k for k, _ in wanted}:
-            record = self._record(key)
-            if record is None:
-                continue
-            texts = {p["number"]: p["text"] for p in record["passages"]}
-            for k, n in wanted:
-                if k == key and n in texts:
-                    out[(k, n)] = texts[n]
-        return out
+        return verify.passage_texts(self._record, wanted)
 
     def hashes(self, ids: Sequence[str]) -> dict[str, str]:
         if not ids:
@@ -358,16 +349,7 @@ class ElasticBackend:
         pnos: npt.NDArray[np.int32],
         out: npt.NDArray[np.int32],
     ) -> None:
-        current: int | None = None
-        texts: dict[int, str] = {}
-        for i, (key, pno) in enumerate(zip(keys.tolist(), pnos.tolist(), strict=True)):
-            if key != current:
-                current = key
-                record = self._record(key)
-                texts = {p["number"]: p["text"] for p in record["passages"]} if record else {}
-            text = texts.get(pno)
-            if text is not None:
-                out[i] = len(matching.spans(terms(text), leaf))
+        verify.count_by_scan(self._record, leaf, keys, pnos, out)
 
     def _settle(
         self,
@@ -378,25 +360,7 @@ class ElasticBackend:
         occ: npt.NDArray[np.int32],
     ) -> npt.NDArray[np.bool_]:
         by_key = {m.key: m for m in self.statements()}
-        keep = np.zeros(len(keys), dtype=np.bool_)
-        position = {leaf: j for j, leaf in enumerate(clause_list)}
-        for i, (key, pno) in enumerate(zip(keys.tolist(), pnos.tolist(), strict=True)):
-            record, meta = self._record(key), by_key.get(key)
-            if record is None or meta is None:
-                continue
-            passage = next((p for p in record["passages"] if p["number"] == pno), None)
-            if passage is None:
-                continue
-            counts = [int(c) for c in occ[i]]
-            text = passage["text"]
-
-            def truth(leaf: Leaf, counts: list[int] = counts, text: str = text) -> bool:
-                if leaf in position:
-                    return counts[position[leaf]] > 0
-                return bool(matching.spans(terms(text), leaf))
-
-            keep[i] = evaluate(query, meta, passage.get("addressee"), truth)
-        return keep
+        return verify.settle(self._record, by_key, query, clause_list, keys, pnos, occ)
 
     # ---- writing -------------------------------------------------------------------
 
