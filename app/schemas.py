@@ -6,6 +6,7 @@ import datetime as dt
 
 from pydantic import BaseModel, Field
 
+from app.analysis.timeline import TimelineRow
 from indexer.backends.base import StatementMeta
 from indexer.search import SearchPage, Snippet, StatementHit
 
@@ -129,3 +130,31 @@ class Health(BaseModel):
     status: str
     backend: str | None = None
     statements: int | None = None
+
+
+class TimelineRowOut(BaseModel):
+    """One period of a timeline (queries and formulas alike)."""
+
+    period: str
+    statements: int = Field(description="Statements with at least one occurrence.")
+    occurrences: int
+    corpus_statements: int = Field(description="Statements the filters admit in the period.")
+    corpus_tokens: int
+    per_10k_tokens: float | None = Field(description="Null where the period has no corpus.")
+    share_of_statements: float | None
+    has_corpus: bool = Field(description="False: no text at all in this period (not zero).")
+    smoothed_per_10k: float | None = None
+
+    @classmethod
+    def of(cls, r: TimelineRow) -> TimelineRowOut:
+        return cls(
+            period=r.period,
+            statements=r.statements,
+            occurrences=r.occurrences,
+            corpus_statements=r.corpus_statements,
+            corpus_tokens=r.corpus_tokens,
+            per_10k_tokens=r.per_10k_tokens,
+            share_of_statements=r.share_of_statements,
+            has_corpus=r.has_corpus,
+            smoothed_per_10k=r.smoothed_per_10k,
+        )

@@ -13,8 +13,8 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from app.analysis.lexicon import Formula
-from app.analysis.timeline import TimelineRow
 from app.deps import FiltersDep, SearchDep
+from app.schemas import TimelineRowOut
 from app.services import formulas as service
 from app.services.series import Catalog, load_catalog
 
@@ -109,39 +109,13 @@ class FormulaOut(FormulaBase):
     top_sources: list[SourceCountOut]
 
 
-class FormulaTimelineRowOut(BaseModel):
-    period: str
-    statements: int = Field(description="Statements with at least one occurrence.")
-    occurrences: int
-    corpus_statements: int = Field(description="Statements the filters admit in the period.")
-    corpus_tokens: int
-    per_10k_tokens: float | None = Field(description="Null where the period has no corpus.")
-    share_of_statements: float | None
-    has_corpus: bool = Field(description="False: no text at all in this period (not zero).")
-    smoothed_per_10k: float | None = None
-
-    @classmethod
-    def of(cls, r: TimelineRow) -> FormulaTimelineRowOut:
-        return cls(
-            period=r.period,
-            statements=r.statements,
-            occurrences=r.occurrences,
-            corpus_statements=r.corpus_statements,
-            corpus_tokens=r.corpus_tokens,
-            per_10k_tokens=r.per_10k_tokens,
-            share_of_statements=r.share_of_statements,
-            has_corpus=r.has_corpus,
-            smoothed_per_10k=r.smoothed_per_10k,
-        )
-
-
 class FormulaTimelineOut(BaseModel):
     formula: str
     label: str
     interval: str
     smoothing: int | None
-    rows: list[FormulaTimelineRowOut] = Field(description="All variants counted as one.")
-    by_language: dict[str, list[FormulaTimelineRowOut]] = Field(
+    rows: list[TimelineRowOut] = Field(description="All variants counted as one.")
+    by_language: dict[str, list[TimelineRowOut]] = Field(
         description="Each language's variants against the corpus of that language."
     )
 
@@ -241,16 +215,15 @@ def formula_timeline(
         label=tl.formula.label,
         interval=tl.interval,
         smoothing=tl.smoothing,
-        rows=[FormulaTimelineRowOut.of(r) for r in tl.rows],
+        rows=[TimelineRowOut.of(r) for r in tl.rows],
         by_language={
-            lang: [FormulaTimelineRowOut.of(r) for r in rows]
-            for lang, rows in tl.by_language.items()
+            lang: [TimelineRowOut.of(r) for r in rows] for lang, rows in tl.by_language.items()
         },
     )
     if format != "csv":
         return out
     buf = io.StringIO()
-    fields = list(FormulaTimelineRowOut.model_fields)
+    fields = list(TimelineRowOut.model_fields)
     writer = csv.writer(buf)
     writer.writerow(["formula", "language", *fields])
     for lang, rows in [("all", out.rows), *out.by_language.items()]:

@@ -37,11 +37,10 @@ from app.routes.statements import get_statement
 from app.routes.timeline import (
     MAX_QUERIES,
     TimelineOut,
-    TimelineRowOut,
     TimelineSeriesOut,
     timeline_of,
 )
-from app.schemas import SearchOut, StatementOut
+from app.schemas import SearchOut, StatementOut, TimelineRowOut
 from app.services import formulas as formulas_service
 from indexer.errors import InvalidInput, NotFound, QueryError, TifaError
 from indexer.model import KINDS

@@ -9,10 +9,11 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from app.analysis.timeline import Granularity, build_timeline, periods_between
 from app.deps import FiltersDep, SearchDep
+from app.schemas import TimelineRowOut
 from indexer.errors import InvalidInput
 from indexer.query import MatchAll, Node, with_filters
 from indexer.search import Search
@@ -20,18 +21,6 @@ from indexer.search import Search
 router = APIRouter(prefix="/api/v1", tags=["timeline"])
 
 MAX_QUERIES = 10
-
-
-class TimelineRowOut(BaseModel):
-    period: str
-    statements: int = Field(description="Statements with at least one occurrence.")
-    occurrences: int
-    corpus_statements: int = Field(description="Statements the filters admit in the period.")
-    corpus_tokens: int
-    per_10k_tokens: float | None = Field(description="Null where the period has no corpus.")
-    share_of_statements: float | None
-    has_corpus: bool = Field(description="False: no text at all in this period (not zero).")
-    smoothed_per_10k: float | None = None
 
 
 class TimelineSeriesOut(BaseModel):
@@ -79,20 +68,7 @@ def timeline_of(
                 query=q,
                 total_statements=sum(r.statements for r in built),
                 total_occurrences=sum(r.occurrences for r in built),
-                rows=[
-                    TimelineRowOut(
-                        period=r.period,
-                        statements=r.statements,
-                        occurrences=r.occurrences,
-                        corpus_statements=r.corpus_statements,
-                        corpus_tokens=r.corpus_tokens,
-                        per_10k_tokens=r.per_10k_tokens,
-                        share_of_statements=r.share_of_statements,
-                        has_corpus=r.has_corpus,
-                        smoothed_per_10k=r.smoothed_per_10k,
-                    )
-                    for r in built
-                ],
+                rows=[TimelineRowOut.of(r) for r in built],
             )
         )
     return TimelineOut(interval=interval, smoothing=smoothing, series=series)
