@@ -36,7 +36,7 @@ class Settings(BaseSettings):
     )
     cors_origins: list[str] = Field(default_factory=list)
     max_body_bytes: int = 50_000_000
-    cache_size: int = 128
+    cache_size: int = 1024
     read_access: Literal["open", "key"] = Field(
         "open", description="'key': every read needs an API key too (writes always do)."
     )

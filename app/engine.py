@@ -3,8 +3,12 @@ knows which engine is in use)."""
 
 from __future__ import annotations
 
+import contextlib
+
 from app.config import Settings
 from indexer.backends.base import Backend
+from indexer.errors import TifaError
+from indexer.matchstore import MatchStore
 from indexer.search import Search
 
 
@@ -31,4 +35,16 @@ def open_backend(settings: Settings) -> Backend:
 
 
 def open_search(settings: Settings) -> Search:
-    return Search(open_backend(settings), cache_size=settings.cache_size)
+    """The search layer, with the formula lexicon's matches kept in `data_dir/derived`
+    (computed once per corpus version, shared by every worker and command)."""
+    search = Search(
+        open_backend(settings),
+        cache_size=settings.cache_size,
+        store=MatchStore(settings.data_dir / "derived"),
+    )
+    from app.services.formulas import lexicon_nodes, load_lexicon
+
+    # Without a lexicon here, formulas are answered without the store.
+    with contextlib.suppress(TifaError):
+        search.persist(lexicon_nodes(load_lexicon(settings.corpus_dir)))
+    return search

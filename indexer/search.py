@@ -13,17 +13,19 @@ import datetime as dt
 import json
 import math
 import threading
-from collections import Counter, OrderedDict
-from collections.abc import Iterator, Sequence
+from collections import OrderedDict
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 
 from indexer.backends.base import Backend, Matches, StatementMeta
+from indexer.catalog import Catalog, Codes, catalog_of, period_label
 from indexer.errors import InvalidInput, QueryError
-from indexer.filtering import evaluate
 from indexer.matching import spans
-from indexer.query import MatchAll, Node, leaves, parse, with_filters
+from indexer.matchstore import MatchStore
+from indexer.query import Node, leaves, parse, with_filters
 from indexer.text import tokenize
 
 SORTS = ("relevance", "date", "-date")
@@ -81,16 +83,54 @@ class PeriodCount:
     corpus_tokens: int
 
 
+class _Orders(Mapping[str, list[int]]):
+    """Sort orders of a ranked result, each computed on first use (most queries only
+    ever need one)."""
+
+    def __init__(
+        self,
+        scores: npt.NDArray[np.float64],
+        dates: npt.NDArray[np.int64],
+        id_rank: npt.NDArray[np.int64],
+    ) -> None:
+        self._scores, self._dates, self._ids = scores, dates, id_rank
+        self._done: dict[str, list[int]] = {}
+
+    def __getitem__(self, sort: str) -> list[int]:
+        found = self._done.get(sort)
+        if found is not None:
+            return found
+        if sort == "relevance":
+            order = np.lexsort((self._ids, -self._dates, -self._scores))
+        elif sort == "date":
+            order = np.lexsort((self._ids, self._dates))
+        elif sort == "-date":
+            order = np.lexsort((self._ids, -self._dates))
+        else:
+            raise KeyError(sort)
+        out: list[int] = order.tolist()
+        self._done[sort] = out
+        return out
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(SORTS)
+
+    def __len__(self) -> int:
+        return len(SORTS)
+
+
 @dataclass(frozen=True, slots=True)
 class _Ranked:
     """A query's matches grouped by statement, in every sort order."""
 
     matches: Matches
     keys: list[int]  # statement keys, parallel to the arrays below
-    occurrences: np.ndarray
-    passages: np.ndarray
-    scores: np.ndarray
-    orders: dict[str, list[int]]  # sort name -> indexes into keys
+    rows: npt.NDArray[np.int64]  # catalog rows of `keys` (-1: not in the catalog)
+    occurrences: npt.NDArray[np.int64]
+    passages: npt.NDArray[np.int64]
+    scores: npt.NDArray[np.float64]
+    orders: Mapping[str, list[int]]  # sort name -> indexes into keys
+    starts: npt.NDArray[np.int64]  # matches rows of keys[i]: starts[i]:starts[i + 1]
     derived: dict[str, object] = field(default_factory=dict)  # facets etc., computed once
 
 
@@ -114,15 +154,37 @@ def _decode_cursor(cursor: str) -> dict[str, object]:
     return value
 
 
-class Search:
-    """The search layer over one backend."""
+# Ranked results kept per process: bounded by entries and by matched passages in all,
+# since one very common phrase ("of the") holds hundreds of thousands of rows.
+RANKED_ENTRIES = 1024
+RANKED_ROWS = 6_000_000
+PAGE_ENTRIES = 512
 
-    def __init__(self, backend: Backend, *, cache_size: int = 128) -> None:
+
+class Search:
+    """The search layer over one backend.
+
+    `store`, when given, keeps the matches of `persist`ed queries (the formula lexicon)
+    on disk per corpus version, shared by every process serving the same index.
+    """
+
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        cache_size: int = RANKED_ENTRIES,
+        cache_rows: int = RANKED_ROWS,
+        store: MatchStore | None = None,
+    ) -> None:
         self.backend = backend
+        self.store = store
         self._cache: OrderedDict[tuple[Node, int], _Ranked] = OrderedDict()
         self._cache_size = cache_size
+        self._cache_rows = cache_rows
+        self._rows_held = 0
+        self._pages: OrderedDict[tuple[object, ...], SearchPage] = OrderedDict()
         self._lock = threading.Lock()
-        self._by_key: tuple[Sequence[StatementMeta], dict[int, StatementMeta]] | None = None
+        self._persisted: set[Node] = set()
 
     # ---- queries -------------------------------------------------------------------
 
@@ -134,21 +196,33 @@ class Search:
 
     def _metas(self) -> dict[int, StatementMeta]:
         """Statement metadata by key, rebuilt only when the index generation changes."""
-        metas = self.backend.statements()
-        cached = self._by_key
-        if cached is not None and cached[0] is metas:
-            return cached[1]
-        by_key = {m.key: m for m in metas}
-        self._by_key = (metas, by_key)
-        return by_key
+        return self.catalog().by_key
+
+    def catalog(self) -> Catalog:
+        """The current generation's statement columns."""
+        return catalog_of(self.backend.statements())
+
+    def persist(self, nodes: Collection[Node]) -> None:
+        """Keep the matches of `nodes` in the store (if any) once computed."""
+        self._persisted.update(nodes)
+
+    def warm(self, nodes: Collection[Node]) -> int:
+        """Persist and compute `nodes` now (e.g. the lexicon after an ingest); returns
+        how many were computed rather than read from the store."""
+        self.persist(nodes)
+        computed = 0
+        catalog = self.catalog()
+        for node in nodes:
+            if self.store is not None and self.store.load(catalog.fingerprint, node):
+                continue
+            self.ranked(node)
+            computed += 1
+        return computed
 
     @staticmethod
-    def _rows_of(ranked: _Ranked, key: int) -> range:
-        """Indexes of a statement's rows in the matches (sorted by statement key)."""
-        keys = ranked.matches.keys
-        lo = int(np.searchsorted(keys, key, side="left"))
-        hi = int(np.searchsorted(keys, key, side="right"))
-        return range(lo, hi)
+    def _rows_of(ranked: _Ranked, i: int) -> range:
+        """Indexes of statement `keys[i]`'s rows in the matches (sorted by key)."""
+        return range(int(ranked.starts[i]), int(ranked.starts[i + 1]))
 
     def ranked(self, node: Node) -> _Ranked:
         """Matches of `node` grouped by statement and ranked (cached per generation)."""
@@ -157,47 +231,74 @@ class Search:
             if key in self._cache:
                 self._cache.move_to_end(key)
                 return self._cache[key]
-        ranked = self._rank(node, self.backend.match(node))
+        catalog = self.catalog()
+        matches = None
+        stored = self.store is not None and node in self._persisted
+        if stored:
+            assert self.store is not None
+            matches = self.store.load(catalog.fingerprint, node)
+        if matches is None:
+            matches = self.backend.match(node)
+            if stored:
+                assert self.store is not None
+                self.store.save(catalog.fingerprint, node, matches)
+        ranked = self._rank(matches, catalog)
         with self._lock:
-            self._cache[key] = ranked
-            while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
+            if key not in self._cache:
+                self._cache[key] = ranked
+                self._rows_held += len(matches)
+            while len(self._cache) > 1 and (
+                len(self._cache) > self._cache_size or self._rows_held > self._cache_rows
+            ):
+                _, old = self._cache.popitem(last=False)
+                self._rows_held -= len(old.matches)
         return ranked
 
-    def _rank(self, node: Node, matches: Matches) -> _Ranked:
-        metas = self.backend.statements()
-        by_key = self._metas()
+    def _rank(self, matches: Matches, catalog: Catalog) -> _Ranked:
         if len(matches) == 0:
-            empty = np.zeros(0)
-            return _Ranked(matches, [], empty, empty, empty, {s: [] for s in SORTS})
-        uniq, inverse = np.unique(matches.keys, return_inverse=True)
-        n_leaves = matches.occurrences.shape[1]
-        per_leaf = np.zeros((len(uniq), n_leaves), dtype=np.int64)
-        for j in range(n_leaves):
-            per_leaf[:, j] = np.bincount(
-                inverse, weights=matches.occurrences[:, j], minlength=len(uniq)
+            empty = np.zeros(0, dtype=np.int64)
+            none = np.zeros(0, dtype=np.float64)
+            return _Ranked(
+                matches,
+                [],
+                empty,
+                empty,
+                empty,
+                none,
+                _Orders(none, empty, empty),
+                np.zeros(1, dtype=np.int64),
             )
-        passages = np.bincount(inverse, minlength=len(uniq))
-        keys = [int(k) for k in uniq]
+        # Matches come sorted by statement key: statements are runs of equal keys.
+        mkeys = matches.keys
+        bounds = np.flatnonzero(mkeys[1:] != mkeys[:-1]) + 1
+        starts = np.concatenate(([0], bounds, [len(mkeys)])).astype(np.int64)
+        uniq = mkeys[starts[:-1]]
+        per_leaf = np.add.reduceat(matches.occurrences.astype(np.int64), starts[:-1], axis=0)
+        passages = np.diff(starts)
+        rows, known = catalog.rows_of(uniq)
         # BM25 over statements, computed here so that every engine ranks alike.
-        n_docs = max(len(metas), 1)
-        avg_len = max(sum(m.tokens for m in metas) / n_docs, 1.0)
-        lengths = np.array([by_key[k].tokens if k in by_key else avg_len for k in keys])
-        scores = np.zeros(len(keys))
-        for j in range(n_leaves):
+        n_docs = max(len(catalog), 1)
+        avg_len = catalog.avg_tokens
+        lengths = np.where(known, catalog.tokens[rows], avg_len).astype(np.float64)
+        scores = np.zeros(len(uniq))
+        for j in range(per_leaf.shape[1]):
             tf = per_leaf[:, j].astype(np.float64)
             df = int(np.count_nonzero(tf))
             idf = math.log(1 + (n_docs - df + 0.5) / (df + 0.5))
             scores += idf * tf * (K1 + 1) / (tf + K1 * (1 - B + B * lengths / avg_len))
-        dates = [by_key[k].date.toordinal() if k in by_key else 0 for k in keys]
-        ids = [by_key[k].id if k in by_key else "" for k in keys]
-        idx = range(len(keys))
-        orders = {
-            "relevance": sorted(idx, key=lambda i: (-scores[i], -dates[i], ids[i])),
-            "date": sorted(idx, key=lambda i: (dates[i], ids[i])),
-            "-date": sorted(idx, key=lambda i: (-dates[i], ids[i])),
-        }
-        return _Ranked(matches, keys, per_leaf.sum(axis=1), passages, scores, orders)
+        dates = np.where(known, catalog.date[rows], 0)
+        # An unknown statement sorts as the empty id would: before every other.
+        id_rank = np.where(known, catalog.id_rank[rows], -1)
+        return _Ranked(
+            matches=matches,
+            keys=uniq.tolist(),
+            rows=np.where(known, rows, -1),
+            occurrences=per_leaf.sum(axis=1),
+            passages=passages.astype(np.int64),
+            scores=scores,
+            orders=_Orders(scores, dates, id_rank),
+            starts=starts,
+        )
 
     def totals(self, ranked: _Ranked) -> Totals:
         return Totals(
@@ -225,6 +326,12 @@ class Search:
         if not 0 <= context <= 500:
             raise InvalidInput("context must be between 0 and 500 characters")
         generation = self.backend.generation()
+        page_key = (node, generation, sort, limit, cursor, context, snippets, facets)
+        with self._lock:
+            cached = self._pages.get(page_key)
+            if cached is not None:
+                self._pages.move_to_end(page_key)
+                return cached
         ranked = self.ranked(node)
         order = ranked.orders[sort]
         start = 0
@@ -252,12 +359,17 @@ class Search:
                     "last": self._id(ranked, page[-1]) if page else None,
                 }
             )
-        return SearchPage(
+        result = SearchPage(
             totals=self.totals(ranked),
             hits=hits,
             next=nxt,
-            facets=self.facets(ranked, metas) if facets else {},
+            facets=self.facets(ranked) if facets else {},
         )
+        with self._lock:
+            self._pages[page_key] = result
+            while len(self._pages) > PAGE_ENTRIES:
+                self._pages.popitem(last=False)
+        return result
 
     def _id(self, ranked: _Ranked, i: int) -> str:
         meta = self._metas().get(ranked.keys[i])
@@ -274,9 +386,9 @@ class Search:
     ) -> list[StatementHit]:
         wanted: dict[int, list[int]] = {}
         for i in page:
-            key = ranked.keys[i]
-            rows = self._rows_of(ranked, key)
-            wanted[key] = [int(ranked.matches.passages[r]) for r in rows[: max(snippets, 1)]]
+            rows = self._rows_of(ranked, i)
+            pnos = ranked.matches.passages[rows.start : rows.start + max(snippets, 1)]
+            wanted[ranked.keys[i]] = pnos.tolist()
         texts = self.backend.passage_texts(
             [(k, p) for k, ps in wanted.items() for p in ps] if snippets else []
         )
@@ -302,26 +414,34 @@ class Search:
             )
         return hits
 
-    def facets(
-        self, ranked: _Ranked, metas: dict[int, StatementMeta]
-    ) -> dict[str, list[tuple[str, int]]]:
+    def facets(self, ranked: _Ranked, metas: object = None) -> dict[str, list[tuple[str, int]]]:
         """Matching statements counted by year, source, kind, language and speaker."""
         cached = ranked.derived.get("facets")
         if cached is not None:
             return cached  # type: ignore[return-value]
-        counters: dict[str, Counter[str]] = {f: Counter() for f in FACET_FIELDS}
-        for key in ranked.keys:
-            m = metas.get(key)
-            if m is None:
-                continue
-            counters["year"][str(m.date.year)] += 1
-            counters["source"][m.source] += 1
-            counters["kind"][m.kind] += 1
-            counters["language"][m.language] += 1
-            for s in m.speakers:
-                counters["speaker"][s] += 1
-        out = {f: c.most_common() for f, c in counters.items()}
-        out["year"] = sorted(counters["year"].items())
+        catalog = self.catalog()
+        rows = ranked.rows[ranked.rows >= 0]
+        out: dict[str, list[tuple[str, int]]] = {}
+        for name, column in catalog.facets.items():
+            if isinstance(column, Codes):
+                codes = column.codes[rows]
+            else:
+                # Gather each row's run of codes without a Python loop.
+                starts = column.starts[rows]
+                lengths = column.starts[rows + 1] - starts
+                begin = np.cumsum(lengths) - lengths
+                gather = np.repeat(starts - begin, lengths) + np.arange(int(lengths.sum()))
+                codes = column.codes[gather]
+            counts = np.bincount(codes, minlength=len(column.labels))
+            nz = np.flatnonzero(counts)
+            pairs = [(column.labels[c], int(counts[c])) for c in nz]
+            if name == "year":
+                out[name] = pairs  # labels are sorted: years in order
+            else:
+                # Most common first; ties in first-seen order of the matching statements
+                # as Counter.most_common gave before (stable on the label order here).
+                pairs.sort(key=lambda p: -p[1])
+                out[name] = pairs
         ranked.derived["facets"] = out
         return out
 
@@ -338,8 +458,10 @@ class Search:
             wanted: list[tuple[int, int]] = []
             for i in chunk:
                 key = ranked.keys[i]
-                rows = self._rows_of(ranked, key)
-                wanted.extend((key, int(ranked.matches.passages[r])) for r in rows)
+                rows = self._rows_of(ranked, i)
+                wanted.extend(
+                    (key, p) for p in ranked.matches.passages[rows.start : rows.stop].tolist()
+                )
             texts = self.backend.passage_texts(wanted)
             for key, pno in wanted:
                 text = texts.get((key, pno))
@@ -356,16 +478,7 @@ class Search:
 
     def corpus_by_period(self, filters: Node, interval: str) -> dict[str, tuple[int, int]]:
         """Statements and tokens per period among statements the filters admit."""
-        out: dict[str, tuple[int, int]] = {}
-        for m in self.backend.statements():
-            if not isinstance(filters, MatchAll) and not evaluate(
-                filters, m, None, lambda _: True, statement_level=True
-            ):
-                continue
-            p = period_of(m.date, interval)
-            s, t = out.get(p, (0, 0))
-            out[p] = (s + 1, t + m.tokens)
-        return out
+        return self.catalog().corpus_by_period(filters, interval)
 
     def timeline(self, node: Node, filters: Node, interval: str = "year") -> list[PeriodCount]:
         """Per-period statements and occurrences of `node`, beside the corpus the
@@ -375,20 +488,29 @@ class Search:
         if not leaves(node):
             raise QueryError("a timeline needs a word or a phrase to count", position=0)
         ranked = self.ranked(node)
-        metas = self._metas()
-        stmts: Counter[str] = Counter()
-        occ: Counter[str] = Counter()
-        for i, key in enumerate(ranked.keys):
-            m = metas.get(key)
-            if m is None:
-                continue
-            p = period_of(m.date, interval)
-            stmts[p] += 1
-            occ[p] += int(ranked.occurrences[i])
+        catalog = self.catalog()
+        known = ranked.rows >= 0
+        codes = catalog.period_codes(interval)[ranked.rows[known]]
+        stmts: dict[str, int] = {}
+        occ: dict[str, int] = {}
+        if len(codes):
+            base = int(codes.min())
+            n_st = np.bincount(codes - base)
+            n_occ = np.bincount(codes - base, weights=ranked.occurrences[known])
+            for off in np.flatnonzero(n_st):
+                label = period_label(base + int(off), interval)
+                stmts[label] = int(n_st[off])
+                occ[label] = int(n_occ[off])
         corpus = self.corpus_by_period(filters, interval)
         periods = sorted(set(corpus) | set(stmts))
         return [
-            PeriodCount(p, stmts[p], occ[p], corpus.get(p, (0, 0))[0], corpus.get(p, (0, 0))[1])
+            PeriodCount(
+                p,
+                stmts.get(p, 0),
+                occ.get(p, 0),
+                corpus.get(p, (0, 0))[0],
+                corpus.get(p, (0, 0))[1],
+            )
             for p in periods
         ]
 

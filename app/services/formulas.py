@@ -88,6 +88,16 @@ def language_node(formula: Formula, language: str) -> Node:
     return And((_or(_phrases(formula.variants[language])), FieldIs("lang", language)))
 
 
+def lexicon_nodes(formulas: Iterable[Formula]) -> list[Node]:
+    """Every query a formula timeline or summary runs without filters: the ones worth
+    computing ahead of time (see `Search.warm`)."""
+    out: list[Node] = []
+    for f in formulas:
+        out.append(formula_node(f))
+        out.extend(language_node(f, lang) for lang in f.languages)
+    return out
+
+
 # ---- counts for sets of statements ---------------------------------------------------
 
 # Statement key -> the passages in scope (None: the whole statement).

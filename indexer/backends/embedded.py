@@ -8,6 +8,7 @@ proximity clauses are verified against the passage text with `indexer.matching`.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import threading
@@ -164,8 +165,27 @@ class EmbeddedBackend:
         count = searcher.search(query, limit=1, count=True).count
         if count == 0:
             return []
-        hits: list[tuple[float, Any]] = searcher.search(query, limit=count, count=False).hits
+        return self._fetch(searcher, query, count)
+
+    @staticmethod
+    def _fetch(searcher: Any, query: Any, limit: int) -> list[tuple[float, Any]]:
+        """Up to `limit` hits. Hundreds of thousands of (score, address) pairs are made
+        at once: the cyclic GC is paused meanwhile, since it would otherwise walk every
+        live object many times over (tuples of floats hold no cycles)."""
+        paused = gc.isenabled()
+        if paused:
+            gc.disable()
+        try:
+            hits: list[tuple[float, Any]] = searcher.search(query, limit=limit, count=False).hits
+        finally:
+            if paused:
+                gc.enable()
         return hits
+
+    def _bound(self, searcher: Any, field: str, toks: Sequence[str]) -> int:
+        """An upper bound on the passages a plain phrase matches: its rarest word's
+        document frequency (lets one search fetch every hit without counting first)."""
+        return int(min(searcher.doc_freq(field, t) for t in toks))
 
     def _statement_doc(self, searcher: Any, statement_id: str) -> Any | None:
         q = tantivy.Query.boolean_query(
@@ -375,11 +395,13 @@ class EmbeddedBackend:
                     )
                 )
             scored = tantivy.Query.boolean_query(clauses)
-            hits = self._all(searcher, scored)
+            field, variants = self._phrase_variants(searcher, leaf)
+            bound = self._bound(searcher, field, variants[0])
+            hits = self._fetch(searcher, scored, bound) if bound else []
             if not hits:
                 return Matches.empty(1)
-            tf = np.array(self._recover_tf(searcher, scored, hits), dtype=np.int32)
-            addrs = [a for _, a in hits]
+            scores, addrs = _unzip(hits)
+            tf = self._recover_tf(searcher, scored, scores, addrs)
             keys = np.array(searcher.fast_field_values("key", addrs), dtype=np.int64)
             pnos = np.array(searcher.fast_field_values("pno", addrs), dtype=np.int32)
             order = np.lexsort((pnos, keys))
@@ -396,7 +418,7 @@ class EmbeddedBackend:
         hits = self._all(searcher, whole)
         if not hits:
             return Matches.empty(len(clause_list))
-        addrs = [a for _, a in hits]
+        _, addrs = _unzip(hits)
         keys = np.array(searcher.fast_field_values("key", addrs), dtype=np.int64)
         pnos = np.array(searcher.fast_field_values("pno", addrs), dtype=np.int32)
         uids = np.array(searcher.fast_field_values("uid", addrs), dtype=np.int64)
@@ -453,34 +475,36 @@ class EmbeddedBackend:
             hits = self._all(searcher, scored)
             if not hits:
                 continue
-            tf = np.array(self._recover_tf(searcher, scored, hits), dtype=np.int32)
-            hit_uids = np.array(
-                searcher.fast_field_values("uid", [a for _, a in hits]), dtype=np.int64
-            )
+            scores, addrs = _unzip(hits)
+            tf = self._recover_tf(searcher, scored, scores, addrs)
+            hit_uids = np.array(searcher.fast_field_values("uid", addrs), dtype=np.int64)
             rows = by_uid[np.searchsorted(sorted_uids, hit_uids)]
             np.add.at(out, rows, tf)
 
-    def _recover_tf(self, searcher: Any, query: Any, hits: list[tuple[float, Any]]) -> list[int]:
+    def _recover_tf(
+        self, searcher: Any, query: Any, scores: npt.NDArray[np.float32], addrs: list[Any]
+    ) -> npt.NDArray[np.int32]:
         """Invert BM25: score = w·tf/(tf + k1·(1 − b + b·dl/avgdl)) gives tf exactly.
 
         w and avgdl are read from tantivy's explanation of one hit, dl from our token
         count through tantivy's field-length code. A hit whose recovered tf is not an
         integer within 0.05 is counted by explanation instead (never guessed).
         """
-        addrs = [a for _, a in hits]
         params = _bm25_params(json.loads(query.explain(searcher, addrs[0]).to_json()))
         if params is None:
-            return [self._tf_by_explain(searcher, query, a) for a in addrs]
+            return np.array(
+                [self._tf_by_explain(searcher, query, a) for a in addrs], dtype=np.int32
+            )
         weight, avgdl = params
         ntok = np.array(searcher.fast_field_values("ntok", addrs), dtype=np.int64)
         dl = _FIELDNORMS[np.searchsorted(_FIELDNORMS, ntok, side="right") - 1].astype(np.float32)
         norm = K1 * (np.float32(1) - B + B * dl / avgdl)
-        s = np.array([h[0] for h in hits], dtype=np.float32) / weight
+        s = scores / weight
         with np.errstate(divide="ignore", invalid="ignore"):
             tf = norm.astype(np.float64) * s / (1.0 - s)
         rounded = np.rint(tf)
         bad = ~(np.abs(tf - rounded) <= 0.05) | (rounded < 1)
-        out: list[int] = [int(x) for x in rounded]
+        out = np.where(bad, 0, rounded).astype(np.int32)
         for i in np.flatnonzero(bad):
             out[i] = self._tf_by_explain(searcher, query, addrs[i])
         return out
@@ -564,6 +588,12 @@ class EmbeddedBackend:
 @lru_cache(maxsize=4096)
 def _cached_record(backend: EmbeddedBackend, generation: int, key: int) -> dict[str, Any] | None:
     return backend._load_record(key)
+
+
+def _unzip(hits: list[tuple[float, Any]]) -> tuple[npt.NDArray[np.float32], list[Any]]:
+    """Scores (as float32, tantivy's own precision) and addresses of hits."""
+    scores, addrs = zip(*hits, strict=True)
+    return np.array(scores, dtype=np.float32), list(addrs)
 
 
 def _find_value(node: dict[str, Any], prefix: str) -> float | None:
