@@ -251,15 +251,46 @@ class EmbeddedBackend:
         cache = self._meta_cache
         if cache is not None and cache[0] == gen:
             return cache[1], cache[2]
-        searcher = self._searcher()
-        metas = []
-        for _, addr in self._all(searcher, self._type("statement")):
-            m = json.loads(searcher.doc(addr)["meta"][0])
-            metas.append(meta_from_json(m))
+        raw = self._read_meta_sidecar(gen)
+        if raw is None:
+            searcher = self._searcher()
+            raw = [
+                json.loads(searcher.doc(addr)["meta"][0])
+                for _, addr in self._all(searcher, self._type("statement"))
+            ]
+            self._write_meta_sidecar(gen, raw)
+        metas = [meta_from_json(m) for m in raw]
         metas.sort(key=lambda m: (m.date, m.id))
         by_key = {m.key: m for m in metas}
         self._meta_cache = (gen, metas, by_key)
         return metas, by_key
+
+    # Reading every statement document costs seconds on a large index; the metadata of
+    # the last generation read is kept beside the index, so the next process (a worker,
+    # a CLI command) reads one file instead.
+    _SIDECAR = "tifa-statements.json"
+
+    def _read_meta_sidecar(self, gen: int) -> list[dict[str, Any]] | None:
+        try:
+            data = json.loads((self.path / self._SIDECAR).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        if not isinstance(data, dict) or data.get("opstamp") != gen:
+            return None
+        metas = data.get("statements")
+        return metas if isinstance(metas, list) else None
+
+    def _write_meta_sidecar(self, gen: int, metas: list[dict[str, Any]]) -> None:
+        target = self.path / self._SIDECAR
+        tmp = target.with_name(f"{self._SIDECAR}.{os.getpid()}.{threading.get_ident()}.tmp")
+        try:
+            tmp.write_text(
+                json.dumps({"opstamp": gen, "statements": metas}, ensure_ascii=False),
+                encoding="utf-8",
+            )
+            os.replace(tmp, target)
+        except OSError:
+            tmp.unlink(missing_ok=True)  # a read-only index just reads slower
 
     # ---- matching ------------------------------------------------------------------
 
