@@ -10,8 +10,10 @@ read: any write makes a new fingerprint, and old ones are pruned.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
+import struct
 import tempfile
 import threading
 from collections import OrderedDict
@@ -29,7 +31,7 @@ MEMORY = 2048  # entries kept in memory once read (a lexicon is a few hundred qu
 
 
 class MatchStore:
-    """A directory of `<fingerprint>/<query hash>.npz` files."""
+    """A directory of `<fingerprint>/<query hash>.bin` files (see `_encode`)."""
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
@@ -42,7 +44,7 @@ class MatchStore:
     @staticmethod
     def _name(node: Node) -> str:
         # repr of the frozen query dataclasses is deterministic across processes.
-        return hashlib.blake2b(repr(node).encode(), digest_size=16).hexdigest() + ".npz"
+        return hashlib.blake2b(repr(node).encode(), digest_size=16).hexdigest() + ".bin"
 
     def load(self, fingerprint: str, node: Node) -> Matches | None:
         with self._lock:
@@ -52,15 +54,10 @@ class MatchStore:
                 return found
         path = self._dir(fingerprint) / self._name(node)
         try:
-            with np.load(path, allow_pickle=False) as data:
-                if str(data["query"]) != repr(node):
-                    return None
-                found = Matches(
-                    data["keys"].astype(np.int64),
-                    data["passages"].astype(np.int32),
-                    data["occurrences"].astype(np.int32),
-                )
-        except (OSError, KeyError, ValueError):
+            found = _decode(path.read_bytes(), repr(node))
+        except (OSError, ValueError, KeyError):
+            return None
+        if found is None:
             return None
         self._remember(fingerprint, node, found)
         return found
@@ -80,13 +77,7 @@ class MatchStore:
             folder.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
             with os.fdopen(fd, "wb") as fh:
-                np.savez(
-                    fh,
-                    query=np.array(repr(node)),
-                    keys=matches.keys,
-                    passages=matches.passages,
-                    occurrences=matches.occurrences,
-                )
+                fh.write(_encode(matches, repr(node)))
             os.replace(tmp, folder / self._name(node))
             self._remember(fingerprint, node, matches)
             if fresh:
@@ -102,3 +93,36 @@ class MatchStore:
         )
         for old in dirs[KEEP - 1 :]:
             shutil.rmtree(old, ignore_errors=True)
+
+
+def _encode(matches: Matches, query: str) -> bytes:
+    """A JSON header (the query, row and clause counts) then the three arrays raw, in
+    little-endian order: one read and three zero-copy views load it back."""
+    rows, leaves = matches.occurrences.shape
+    header = json.dumps({"query": query, "rows": rows, "leaves": leaves}).encode()
+    return b"".join(
+        (
+            struct.pack("<I", len(header)),
+            header,
+            matches.keys.astype("<i8").tobytes(),
+            matches.passages.astype("<i4").tobytes(),
+            matches.occurrences.astype("<i4").tobytes(),
+        )
+    )
+
+
+def _decode(raw: bytes, query: str) -> Matches | None:
+    (size,) = struct.unpack_from("<I", raw)
+    header = json.loads(raw[4 : 4 + size])
+    if header["query"] != query:
+        return None  # a hash collision, or a file of another query: recompute
+    rows, leaves = int(header["rows"]), int(header["leaves"])
+    at = 4 + size
+    keys = np.frombuffer(raw, "<i8", rows, at)
+    at += 8 * rows
+    passages = np.frombuffer(raw, "<i4", rows, at)
+    at += 4 * rows
+    occ = np.frombuffer(raw, "<i4", rows * leaves, at).reshape(rows, leaves)
+    if at + 4 * rows * leaves != len(raw):
+        raise ValueError("truncated entry")
+    return Matches(keys.astype(np.int64), passages.astype(np.int32), occ.astype(np.int32))

@@ -1,0 +1,160 @@
+"""The columnar catalog, the lexicon match store and the metadata sidecar: each checked
+against an independent computation (per-statement Python evaluation, a live search, a
+fresh read of the index)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from indexer.backends.base import Matches
+from indexer.backends.embedded import EmbeddedBackend
+from indexer.catalog import Catalog
+from indexer.filtering import evaluate
+from indexer.matchstore import MatchStore
+from indexer.query import And, DateRange, FieldIs, MatchAll, Node, Not, Or, Phrase
+from indexer.search import Search, period_of
+from tests.conftest import make_statement
+
+FILTERS: list[Node] = [
+    MatchAll(),
+    FieldIs("lang", "zh"),
+    FieldIs("source", "kremlin"),
+    FieldIs("kind", "speech"),
+    Not(FieldIs("lang", "en")),
+    And((FieldIs("lang", "en"), DateRange("date", dt.date(1990, 1, 1), dt.date(2005, 12, 31)))),
+    Or((FieldIs("lang", "ru"), DateRange("published", dt.date(2015, 1, 1), None))),
+    And((Phrase(("peace",)), FieldIs("lang", "en"))),
+]
+
+
+@pytest.mark.parametrize("filters", FILTERS, ids=repr)
+@pytest.mark.parametrize("interval", ["year", "month"])
+def test_corpus_by_period_matches_per_statement_evaluation(
+    slice_search: Search, filters: Node, interval: str
+) -> None:
+    metas = slice_search.backend.statements()
+    expected: dict[str, list[int]] = {}
+    for m in metas:
+        if evaluate(filters, m, None, lambda _: True, statement_level=True):
+            row = expected.setdefault(period_of(m.date, interval), [0, 0])
+            row[0] += 1
+            row[1] += m.tokens
+    got = Catalog(metas).corpus_by_period(filters, interval)
+    assert {p: list(v) for p, v in got.items()} == expected
+    assert expected or filters != MatchAll()
+
+
+def test_facets_match_a_counter_over_matching_statements(slice_search: Search) -> None:
+    node = slice_search.query('"strategic partnership"')
+    ranked = slice_search.ranked(node)
+    by_key = {m.key: m for m in slice_search.backend.statements()}
+    expected: dict[str, Counter[str]] = {f: Counter() for f in ("year", "source", "language")}
+    speakers: Counter[str] = Counter()
+    for key in ranked.keys:
+        m = by_key[key]
+        expected["year"][str(m.date.year)] += 1
+        expected["source"][m.source] += 1
+        expected["language"][m.language] += 1
+        speakers.update(m.speakers)
+    facets = slice_search.facets(ranked)
+    assert len(ranked.keys) > 10
+    for name, counter in expected.items():
+        assert dict(facets[name]) == dict(counter)
+    assert dict(facets["speaker"]) == dict(speakers)
+    counts = [n for _, n in facets["source"]]
+    assert counts == sorted(counts, reverse=True)
+
+
+def test_orders_match_python_sorts(slice_search: Search) -> None:
+    ranked = slice_search.ranked(slice_search.query("peace"))
+    by_key = {m.key: m for m in slice_search.backend.statements()}
+    idx = range(len(ranked.keys))
+    date = [by_key[k].date.toordinal() for k in ranked.keys]
+    ids = [by_key[k].id for k in ranked.keys]
+    sc = ranked.scores
+    assert ranked.orders["relevance"] == sorted(idx, key=lambda i: (-sc[i], -date[i], ids[i]))
+    assert ranked.orders["date"] == sorted(idx, key=lambda i: (date[i], ids[i]))
+    assert ranked.orders["-date"] == sorted(idx, key=lambda i: (-date[i], ids[i]))
+
+
+def test_match_store_round_trip_and_guards(tmp_path: Path) -> None:
+    store = MatchStore(tmp_path)
+    node = Phrase(("new", "era"))
+    matches = Matches(
+        np.array([3, 3, 9], np.int64),
+        np.array([0, 4, 1], np.int32),
+        np.array([[1, 0], [2, 1], [0, 5]], np.int32),
+    )
+    store.save("abc", node, matches)
+    fresh = MatchStore(tmp_path)  # nothing in memory: read from disk
+    got = fresh.load("abc", node)
+    assert got is not None
+    assert got.keys.tolist() == [3, 3, 9]
+    assert got.passages.tolist() == [0, 4, 1]
+    assert got.occurrences.tolist() == [[1, 0], [2, 1], [0, 5]]
+    assert fresh.load("other-corpus", node) is None
+    assert fresh.load("abc", Phrase(("old", "era"))) is None
+    # A truncated file is recomputed, never half read.
+    (entry,) = (tmp_path).glob("*/*.bin")
+    entry.write_bytes(entry.read_bytes()[:-3])
+    assert MatchStore(tmp_path).load("abc", node) is None
+
+
+def test_match_store_prunes_old_corpus_versions(tmp_path: Path) -> None:
+    store = MatchStore(tmp_path)
+    node = Phrase(("peace",))
+    for n in range(4):
+        store.save(f"fp{n}", node, Matches.empty(1))
+    assert len([d for d in tmp_path.iterdir() if d.is_dir()]) == 2
+
+
+def _texts(n: int) -> list[str]:
+    return [f"A new era of cooperation, number {i}. The new era begins." for i in range(n)]
+
+
+def test_stored_lexicon_matches_equal_live_ones_and_never_go_stale(tmp_path: Path) -> None:
+    backend = EmbeddedBackend(tmp_path / "index")
+    backend.write(
+        [make_statement(f"s{i}", t, date=f"20{10 + i}-01-01") for i, t in enumerate(_texts(3))]
+    )
+    node = Phrase(("new", "era"))
+    store = MatchStore(tmp_path / "derived")
+    first = Search(backend, store=store)
+    assert first.warm([node]) == 1
+    assert Search(backend, store=store).warm([node]) == 0  # read from the store
+    stored = Search(backend, store=MatchStore(tmp_path / "derived"))
+    stored.persist([node])
+    live = Search(backend)
+    assert stored.totals(stored.ranked(node)) == live.totals(live.ranked(node))
+    assert live.totals(live.ranked(node)).occurrences == 6
+    # A write makes a new corpus version: the stored entry is not used for it.
+    backend.write([make_statement("s9", "The new era, the new era, the new era.")])
+    after = Search(backend, store=MatchStore(tmp_path / "derived"))
+    after.persist([node])
+    assert after.totals(after.ranked(node)).occurrences == 9
+    backend.close()
+
+
+def test_metadata_sidecar_follows_writes(tmp_path: Path) -> None:
+    path = tmp_path / "index"
+    writer = EmbeddedBackend(path)
+    writer.write([make_statement("a", "First text.")])
+    assert [m.id for m in writer.statements()] == ["a"]
+    sidecar = json.loads((path / "tifa-statements.json").read_text())
+    assert [m["id"] for m in sidecar["statements"]] == ["a"]
+    writer.write([make_statement("b", "Second text.", date="2021-01-01")])
+    # Another process (here: another backend object) sees the new generation, not the
+    # sidecar of the old one.
+    reader = EmbeddedBackend(path)
+    assert [m.id for m in reader.statements()] == ["a", "b"]
+    # A sidecar claiming the current generation is what a new reader uses.
+    data = json.loads((path / "tifa-statements.json").read_text())
+    assert [m["id"] for m in data["statements"]] == ["a", "b"]
+    writer.close()
+    reader.close()
