@@ -242,6 +242,7 @@ class IngestStats:
     peak_rss_mb: float
     index_mb: float
     note: str = ""
+    lexicon_seconds: float = 0.0  # precomputing the formula lexicon's matches after ingest
 
     @property
     def rate(self) -> float:
@@ -311,6 +312,7 @@ def embedded_index(store: Store, spec: DatasetSpec, base: DatasetSpec | None = N
         peak_rss_mb=child.get("peak_rss_mb", rss),
         index_mb=dir_mb(data / "index"),
         note=f"child wall {wall:.1f} s incl. start-up; {child['note']}",
+        lexicon_seconds=child.get("lexicon_seconds", 0.0),
     )
     stats.write_text(json.dumps(result.__dict__))
     return data
@@ -363,13 +365,25 @@ def _ingest_main(argv: Sequence[str]) -> int:
     t0 = time.perf_counter()
     report = ingest(backend, source)
     seconds = time.perf_counter() - t0
+    rss = peak_rss_mb()
+    # As `tifa ingest` does next: the lexicon's matches, stored for formula timelines.
+    from app.services.formulas import lexicon_nodes, load_lexicon
+    from indexer.matchstore import MatchStore
+    from indexer.search import Search
+
+    t0 = time.perf_counter()
+    Search(backend, store=MatchStore(a.out / "derived")).warm(
+        lexicon_nodes(load_lexicon(REPO / "corpus"))
+    )
+    lexicon_seconds = time.perf_counter() - t0
     backend.close()
     out = {
         "statements": report.accepted + report.updated,
         "passages": report.passages,
         "seconds": seconds,
         "note": note,
-        "peak_rss_mb": peak_rss_mb(),
+        "peak_rss_mb": rss,
+        "lexicon_seconds": lexicon_seconds,
     }
     (a.out.parent / "ingest-child.json").write_text(json.dumps(out))
     return 0

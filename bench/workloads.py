@@ -165,12 +165,21 @@ class Samples:
 
 
 def fresh_search(backend: Any) -> Any:
-    """A Search with nothing cached above the engine (and the embedded record cache empty)."""
+    """A Search with nothing cached above the engine (and the embedded record cache empty),
+    set up as the service sets it up: the formula lexicon's matches, stored at ingest, are
+    read from disk (a new store object each time, so nothing is held in memory)."""
+    from app.services.formulas import lexicon_nodes, load_lexicon
     from indexer.backends import embedded
+    from indexer.matchstore import MatchStore
     from indexer.search import Search
 
     embedded._cached_record.cache_clear()
-    return Search(backend)
+    path = getattr(backend, "path", None)
+    if path is None:
+        return Search(backend)
+    search = Search(backend, store=MatchStore(Path(path).parent / "derived"))
+    search.persist(lexicon_nodes(load_lexicon(REPO / "corpus")))
+    return search
 
 
 def open_embedded(data_dir: Path) -> Any:
