@@ -147,30 +147,33 @@ def build_timeline(
     """
     _check_periods(periods)
     rows: list[TimelineRow] = []
+    append = rows.append
+    none = (0, 0)
+    # One pass with plain tuples: this runs for every period of every formula timeline.
     for period in periods:
-        h = HitCounts(*hits.get(period, (0, 0)))
-        c = CorpusCounts(*corpus.get(period, (0, 0)))
-        if min(h.statements, h.occurrences, c.statements, c.tokens) < 0:
+        h_st, h_occ = hits.get(period, none)
+        c_st, c_tok = corpus.get(period, none)
+        if h_st < 0 or h_occ < 0 or c_st < 0 or c_tok < 0:
             raise ValueError(f"negative count for period {period}")
-        if h.occurrences < h.statements:
+        if h_occ < h_st:
             raise ValueError(f"period {period}: fewer occurrences than statements with a hit")
-        has_corpus = c.statements > 0
-        if has_corpus != (c.tokens > 0):
+        has_corpus = c_st > 0
+        if has_corpus != (c_tok > 0):
             raise ValueError(f"period {period}: corpus statements and tokens disagree")
-        if not has_corpus and h.statements:
+        if not has_corpus and h_st:
             raise ValueError(f"period {period}: hits reported where the corpus holds no text")
-        if h.statements > c.statements:
+        if h_st > c_st:
             raise ValueError(f"period {period}: more statements with hits than in the corpus")
-        rows.append(
+        append(
             TimelineRow(
-                period=period,
-                statements=h.statements,
-                occurrences=h.occurrences,
-                corpus_statements=c.statements,
-                corpus_tokens=c.tokens,
-                per_10k_tokens=h.occurrences * 10_000 / c.tokens if has_corpus else None,
-                share_of_statements=h.statements / c.statements if has_corpus else None,
-                has_corpus=has_corpus,
+                period,
+                h_st,
+                h_occ,
+                c_st,
+                c_tok,
+                h_occ * 10_000 / c_tok if has_corpus else None,
+                h_st / c_st if has_corpus else None,
+                has_corpus,
             )
         )
     if smoothing is None:
