@@ -9,6 +9,7 @@ no variant contains another within a language), counted exactly by the search la
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import threading
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -64,12 +65,18 @@ def get_formula(formulas: Sequence[Formula], formula_id: str) -> Formula:
 
 
 def _phrases(variants: Iterable[str]) -> list[Phrase]:
+    return list(_phrases_of(tuple(variants)))
+
+
+@functools.lru_cache(maxsize=4096)
+def _phrases_of(variants: tuple[str, ...]) -> tuple[Phrase, ...]:
+    # Cached: every formula request folds the same variants again otherwise.
     out: list[Phrase] = []
     for v in variants:
         p = Phrase(tuple(terms(v)))
         if p not in out:
             out.append(p)
-    return out
+    return tuple(out)
 
 
 def _or(phrases: Sequence[Node]) -> Node:
