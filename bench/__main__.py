@@ -617,7 +617,9 @@ def es_workload(run: Run, exact: dict[str, dict[str, wl.Exact]]) -> None:
                 es._records.clear()
                 es._meta_cache = None
                 s = wl.fresh_search(es)
-                es.statements()  # metadata load is not part of a query (a server keeps it)
+                # Metadata and its columns are not part of a query (a server keeps them).
+                es.statements()
+                s.catalog()
                 es.client.search = record  # type: ignore[method-assign]
                 t, spage = wl.ms(lambda s=s, q=q: wl.top20(s, q))
                 es.client.search = orig  # type: ignore[method-assign]

@@ -15,6 +15,7 @@ from typing import Any
 
 from indexer import matching
 from indexer.backends.fields import FILTER_FIELDS, day_number
+from indexer.model import Statement
 from indexer.query import And, DateRange, FieldIs, Leaf, MatchAll, Near, Node, Not, Or, Phrase
 from indexer.text import terms
 
@@ -41,6 +42,12 @@ def index_body(shards: int, replicas: int) -> Body:
         },
         "mappings": m["mappings"],
     }
+
+
+def passage_text_field() -> Body:
+    """The mapping of the passage text (kept, not indexed: snippets read it)."""
+    field: Body = _mappings()["mappings"]["properties"]["text"]
+    return field
 
 
 def vocabulary_body(shards: int, replicas: int) -> Body:
@@ -146,10 +153,84 @@ def passages_only(query: Body) -> Body:
     return {"bool": {"filter": [query, {"term": {"doc_type": "passage"}}]}}
 
 
-def scored(variant: Body, whole: Body) -> Body:
-    """Score by one plain phrase (its BM25 carries the phrase frequency) among the
-    passages `whole` matches."""
-    return {"bool": {"must": [variant], "filter": [whole]}}
+def counted_phrase(field: str, toks: Sequence[str], name: str) -> Body:
+    """A named clause whose score tells how often the consecutive tokens occur.
+
+    An intervals query scores `n / (n + 1)` for `n` occurrences (its saturation
+    function with pivot 1, overlapping occurrences included), with no idf and no
+    length factor: the count is read back from the score alone, on any shard."""
+    return {
+        "intervals": {
+            field: {
+                "match": {"query": " ".join(toks), "max_gaps": 0, "ordered": True},
+                "_name": name,
+            }
+        }
+    }
+
+
+def clause_name(clause: int, variant: int) -> str:
+    """The `_name` of variant `variant` of text clause `clause` (see `clause_of`)."""
+    return f"{clause}.{variant}"
+
+
+def clause_of(name: str) -> int:
+    return int(name.split(".", 1)[0])
+
+
+def counting(whole: Body, counted: Sequence[tuple[str, str, Sequence[str]]]) -> Body:
+    """The passages `whole` matches, each scored (per named clause: name, field, tokens)
+    by how often each counted phrase occurs in it (`include_named_queries_score`)."""
+    if not counted:
+        return whole
+    return {
+        "bool": {
+            "filter": [whole],
+            "should": [counted_phrase(field, toks, name) for name, field, toks in counted],
+        }
+    }
+
+
+def stale_passages(statements: Sequence[Statement]) -> Body:
+    """The passages of these statements beyond their (new) number of passages."""
+    return {
+        "bool": {
+            "should": [
+                {
+                    "bool": {
+                        "filter": [
+                            {"term": {"sid": st.id}},
+                            {"range": {"pno": {"gte": len(st.passages)}}},
+                        ]
+                    }
+                }
+                for st in statements
+            ],
+            "filter": [{"term": {"doc_type": "passage"}}],
+            "minimum_should_match": 1,
+        }
+    }
+
+
+def passages_by_keys(wanted: Mapping[int, Sequence[int]]) -> Body:
+    """Passage documents by statement key and passage number."""
+    return {
+        "bool": {
+            "filter": [{"term": {"doc_type": "passage"}}, {"terms": {"key": list(wanted)}}],
+            "should": [
+                {"bool": {"filter": [{"term": {"key": k}}, {"terms": {"pno": list(ns)}}]}}
+                for k, ns in wanted.items()
+            ],
+            "minimum_should_match": 1,
+        }
+    }
+
+
+def records_by_keys(keys: Sequence[int]) -> Body:
+    """Statement documents by key (their records' passages are what callers read)."""
+    return {
+        "bool": {"filter": [{"terms": {"key": list(keys)}}, {"term": {"doc_type": "statement"}}]}
+    }
 
 
 def statement_by(field: str, value: object) -> Body:
@@ -162,11 +243,21 @@ def statements_by_ids(ids: Sequence[str]) -> Body:
     }
 
 
+# A vocabulary entry's `field`: the indexed field its word occurs in, or BOTH when it
+# occurs in both (every word of a text whose lemmas are its tokens: one entry, not two).
+BOTH = "both"
+
+
 def prefix_lookup(field: str, prefix: str, limit: int) -> Body:
-    """A search of the vocabulary index for the words of `field` starting with `prefix`."""
+    """A search of the vocabulary index for the distinct words of `field` starting with
+    `prefix`, in order (a word may have an entry of its own field and one of BOTH)."""
     return {
         "size": limit,
-        "query": {"bool": {"filter": [{"term": {"field": field}}, {"prefix": {"term": prefix}}]}},
+        "query": {
+            "bool": {"filter": [{"terms": {"field": [field, BOTH]}}, {"prefix": {"term": prefix}}]}
+        },
+        "collapse": {"field": "term"},
         "sort": [{"term": "asc"}],
-        "_source": ["term"],
+        "_source": False,
+        "filter_path": ["hits.hits.fields"],
     }
