@@ -41,7 +41,19 @@ class Settings(BaseSettings):
         "open", description="'key': every read needs an API key too (writes always do)."
     )
     request_timeout_s: float = Field(
-        10.0, description="Deadline for answering a read (GET) request; past it, 504."
+        10.0,
+        description="Deadline for answering a read (GET) request once it is being worked "
+        "on; past it, 504.",
+    )
+    work_slots: int = Field(
+        0,
+        description="Reads worked on at once in each server process; more wait their turn "
+        "in arrival order. 0: 2 with the embedded index (its searches are CPU-bound and "
+        "share one interpreter lock), 16 with Elasticsearch (its reads mostly wait on it).",
+    )
+    queue_timeout_s: float = Field(
+        30.0,
+        description="How long a read may wait for a work slot; past it, 503 with Retry-After.",
     )
     idempotency_ttl_s: int = Field(
         86_400, description="How long a POST's Idempotency-Key and its response are kept."
@@ -62,11 +74,22 @@ class Settings(BaseSettings):
     def _check_limits(self) -> Settings:
         if self.request_timeout_s <= 0:
             raise ValueError("TIFA_REQUEST_TIMEOUT_S must be positive")
+        if self.work_slots < 0:
+            raise ValueError("TIFA_WORK_SLOTS must be 0 (automatic) or more")
+        if self.queue_timeout_s <= 0:
+            raise ValueError("TIFA_QUEUE_TIMEOUT_S must be positive")
         if self.max_body_bytes <= 0:
             raise ValueError("TIFA_MAX_BODY_BYTES must be positive")
         if "*" in self.cors_origins and len(self.cors_origins) > 1:
             raise ValueError("TIFA_CORS_ORIGINS: '*' allows every origin; give it alone")
         return self
+
+    @property
+    def read_slots(self) -> int:
+        """`work_slots`, with 0 resolved for the backend."""
+        if self.work_slots:
+            return self.work_slots
+        return 2 if self.backend == "embedded" else 16
 
     @property
     def index_dir(self) -> Path:

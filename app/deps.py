@@ -11,8 +11,11 @@ from indexer.errors import InvalidInput
 from indexer.query import DateRange, FieldIs, Node, parse
 from indexer.search import Search
 
+# The dependencies are `async def` although they do no I/O: FastAPI runs a plain `def`
+# dependency in the thread pool, a hand-off that costs more than the work.
 
-def get_search(request: Request) -> Search:
+
+async def get_search(request: Request) -> Search:
     search: Search = request.app.state.search
     return search
 
@@ -27,7 +30,7 @@ def _range(field: str, value: str) -> Node:
     return node
 
 
-def filters(
+async def filters(
     speaker: Annotated[str | None, Query(description="Speaker, e.g. Xi Jinping.")] = None,
     source: Annotated[str | None, Query(description="Words of the source's name.")] = None,
     kind: Annotated[str | None, Query(description="readout, message, call, speech, ...")] = None,

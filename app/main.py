@@ -6,12 +6,23 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.types import Receive, Scope, Send
 
 from app import errors
 from app.config import Settings
 from app.engine import open_search
-from app.middleware import install_operations
+from app.middleware import install_operations, no_delay
 from app.routes import diff, discover, formulas, health, pages, search, series, statements, timeline
+
+
+class Tifa(FastAPI):
+    """The service's FastAPI application."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # Here, not in a middleware: only the server's own `send` leads to the connection.
+        if scope["type"] == "http":
+            no_delay(send)
+        await super().__call__(scope, receive, send)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -24,7 +35,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         search_layer.backend.close()
 
-    app = FastAPI(
+    app = Tifa(
         title="Tifa",
         version="0.1.0",
         summary="Search official statements and diff them year over year.",

@@ -86,6 +86,16 @@ class Metrics:
             ["route"],
             registry=self.registry,
         )
+        self.queued = Gauge(
+            "tifa_http_requests_queued",
+            "Reads waiting for a work slot.",
+            registry=self.registry,
+        )
+        self.shed = Counter(
+            "tifa_http_requests_shed",
+            "Reads answered 503 because no work slot came free in time.",
+            registry=self.registry,
+        )
         self.ingested = Counter(
             "tifa_ingest_records",
             "Records sent to the write API, by outcome.",

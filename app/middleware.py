@@ -10,10 +10,13 @@ cost per request stays small.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
+import socket
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -55,6 +58,12 @@ DOCS_CSP = (
 DOCS_PATHS = ("/docs", "/redoc")
 # Reached without a key even when reads need one: probes, the API description, assets.
 OPEN_PATHS = ("/healthz", "/readyz", "/openapi.json", "/docs", "/redoc", "/static/")
+# Answered at once, never queued behind searches: probes, metrics, the API description,
+# the query help and static assets.
+UNQUEUED_PATHS = frozenset(
+    ("/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/redoc", "/api/v1/help/query")
+)
+UNQUEUED_PREFIXES = ("/static/", "/docs/")
 
 _background: set[asyncio.Task[None]] = set()
 
@@ -80,6 +89,26 @@ def route_label(scope: Scope) -> str:
 
 async def _send_problem(scope: Scope, receive: Receive, send: Send, exc: TifaError) -> None:
     await problem(exc.status, exc.title, exc.detail, exc.errors)(scope, receive, send)
+
+
+def no_delay(send: Send) -> None:
+    """Turn Nagle's algorithm off on the connection that `send` writes to (under uvicorn).
+
+    `uvicorn --workers N` (and the gunicorn worker) listen on a socket made without
+    IPPROTO_TCP, and asyncio then leaves TCP_NODELAY off on the connections it accepts
+    (uvicorn issue #3149): a response written as headers, then body, waits for the client's
+    delayed ACK, about 40 ms on every keep-alive request after the first. `tifa serve` binds
+    its socket right; this covers a server started another way. One system call; nothing
+    when the server is not uvicorn or the socket is not TCP.
+    """
+    transport = getattr(getattr(send, "__self__", None), "transport", None)
+    get_extra_info = getattr(transport, "get_extra_info", None)
+    if get_extra_info is None:
+        return
+    sock = get_extra_info("socket")
+    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 class RequestContextMiddleware:
@@ -229,23 +258,118 @@ class ReadAccessMiddleware:
         await self.app(scope, receive, send)
 
 
-class DeadlineMiddleware:
-    """Answers 504 when a read has not started its response within `timeout_s`.
+class Busy(TifaError):
+    status = 503
+    title = "Service busy"
 
-    The work goes on in its thread and its result is dropped: a thread cannot be stopped
-    safely part way, and letting it finish leaves caches and the engine consistent.
-    Writes are not cut short (their outcome must be known); a streamed export that has
-    started answering runs to its end.
+
+class WorkSlots:
+    """At most `size` reads worked on at once in this process; the others wait in arrival
+    order (first come, first served) for a slot to free up.
+
+    CPU-bound searches share one interpreter lock: running every waiting request at once in
+    threads only slices the CPU finer, so a burst makes them all late together (and past the
+    deadline together). Admitted in order, each runs at full speed and the queue drains.
     """
 
-    def __init__(self, app: ASGIApp, timeout_s: float, on_timeout: Callable[[Scope], None]) -> None:
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.free = size
+        self.waiting: deque[asyncio.Future[None]] = deque()
+
+    @property
+    def queued(self) -> int:
+        return len(self.waiting)
+
+    async def acquire(self, timeout_s: float) -> bool:
+        """Take a slot; False if none came free within `timeout_s` (the caller is then not
+        holding one)."""
+        if self.free > 0 and not self.waiting:
+            self.free -= 1
+            return True
+        loop = asyncio.get_running_loop()
+        slot: asyncio.Future[None] = loop.create_future()
+        self.waiting.append(slot)
+        timer = loop.call_later(timeout_s, _expire, slot)
+        try:
+            await slot
+        except TimeoutError:
+            self.waiting.remove(slot)
+            return False
+        except BaseException:
+            # Cancelled while waiting; a slot handed over at the same moment goes on.
+            if slot.done() and not slot.cancelled() and slot.exception() is None:
+                self.release()
+            else:
+                with contextlib.suppress(ValueError):
+                    self.waiting.remove(slot)
+            raise
+        finally:
+            timer.cancel()
+        return True
+
+    def release(self) -> None:
+        """Hand the slot to the longest waiting request, or free it."""
+        while self.waiting:
+            slot = self.waiting.popleft()
+            if not slot.done():
+                slot.set_result(None)
+                return
+        self.free += 1
+
+
+def _expire(slot: asyncio.Future[None]) -> None:
+    if not slot.done():
+        slot.set_exception(TimeoutError())
+
+
+class ReadSchedulerMiddleware:
+    """Reads (GET, HEAD) wait their turn for a work slot, then get `timeout_s` to start
+    answering; past it, 504.
+
+    The deadline counts from the moment the request is admitted: a burst that queues behind
+    other fast requests waits instead of timing out. Waiting is bounded too: a read not
+    admitted within `queue_timeout_s` is answered 503 with Retry-After (the service is
+    overloaded, not the query too slow). Probes, metrics, the API description and static
+    assets never queue.
+
+    Past the deadline the work goes on in its thread and its result is dropped: a thread
+    cannot be stopped safely part way, and letting it finish leaves caches and the engine
+    consistent. It keeps its slot until then (the CPU is still busy with it). Writes are not
+    cut short (their outcome must be known); a streamed export that has started answering
+    runs to its end.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        timeout_s: float,
+        slots: WorkSlots,
+        queue_timeout_s: float,
+        metrics: Metrics,
+    ) -> None:
         self.app = app
         self.timeout_s = timeout_s
-        self.on_timeout = on_timeout
+        self.slots = slots
+        self.queue_timeout_s = queue_timeout_s
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope.get("method") not in ("GET", "HEAD"):
             await self.app(scope, receive, send)
+            return
+        path = _app_path(scope)
+        queued = not (path in UNQUEUED_PATHS or path.startswith(UNQUEUED_PREFIXES))
+        if queued and not await self._admit():
+            self.metrics.shed.inc()
+            log.warning("request shed: no work slot", extra={"queue_s": self.queue_timeout_s})
+            busy = Busy(
+                f"the service is busy: no capacity came free within {self.queue_timeout_s:g} s; "
+                "try again shortly"
+            )
+            response = problem(busy.status, busy.title, busy.detail)
+            response.headers["Retry-After"] = "1"
+            await response(scope, receive, send)
             return
         started = False
         abandoned = False
@@ -258,7 +382,9 @@ class DeadlineMiddleware:
                 started = True
             await send(message)
 
-        task = asyncio.ensure_future(_run(self.app, scope, receive, guarded_send))
+        task = asyncio.ensure_future(self.app(scope, receive, guarded_send))
+        if queued:
+            task.add_done_callback(self._release)
         done, _ = await asyncio.wait({task}, timeout=self.timeout_s)
         if task in done or started:
             await task
@@ -266,7 +392,7 @@ class DeadlineMiddleware:
         abandoned = True
         _background.add(task)
         task.add_done_callback(_reap)
-        self.on_timeout(scope)
+        self.metrics.timeouts.labels(route_label(scope)).inc()
         log.warning("request passed its deadline", extra={"timeout_s": self.timeout_s})
         exc = Timeout(
             f"the request took longer than {self.timeout_s:g} s; "
@@ -274,9 +400,17 @@ class DeadlineMiddleware:
         )
         await _send_problem(scope, receive, send, exc)
 
+    async def _admit(self) -> bool:
+        if self.slots.free > 0 and not self.slots.waiting:
+            return await self.slots.acquire(self.queue_timeout_s)
+        self.metrics.queued.inc()
+        try:
+            return await self.slots.acquire(self.queue_timeout_s)
+        finally:
+            self.metrics.queued.dec()
 
-async def _run(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
-    await app(scope, receive, send)
+    def _release(self, _: asyncio.Future[None]) -> None:
+        self.slots.release()
 
 
 def _reap(task: asyncio.Task[None]) -> None:
@@ -300,11 +434,13 @@ def install_operations(app: FastAPI, settings: Settings, search: Search) -> None
     app.include_router(admin.router)
     app.include_router(metrics_router)
 
-    def count_timeout(scope: Scope) -> None:
-        metrics.timeouts.labels(route_label(scope)).inc()
-
+    app.state.work_slots = WorkSlots(settings.read_slots)
     app.add_middleware(
-        DeadlineMiddleware, timeout_s=settings.request_timeout_s, on_timeout=count_timeout
+        ReadSchedulerMiddleware,
+        timeout_s=settings.request_timeout_s,
+        slots=app.state.work_slots,
+        queue_timeout_s=settings.queue_timeout_s,
+        metrics=metrics,
     )
     if settings.read_access == "key":
         app.add_middleware(ReadAccessMiddleware, keys=keys)

@@ -22,15 +22,19 @@ class SnippetOut(BaseModel):
 
     @classmethod
     def of(cls, s: Snippet) -> SnippetOut:
-        return cls(
-            passage=s.passage,
-            left=s.left,
-            match=s.match,
-            right=s.right,
-            start=s.start,
-            end=s.end,
-            addressee=s.addressee,
-        )
+        return cls.model_validate(cls.fields_of(s))
+
+    @staticmethod
+    def fields_of(s: Snippet) -> dict[str, object]:
+        return {
+            "passage": s.passage,
+            "left": s.left,
+            "match": s.match,
+            "right": s.right,
+            "start": s.start,
+            "end": s.end,
+            "addressee": s.addressee,
+        }
 
 
 class StatementBase(BaseModel):
@@ -71,13 +75,17 @@ class HitOut(StatementBase):
 
     @classmethod
     def of(cls, h: StatementHit) -> HitOut:
-        return cls(
+        return cls.model_validate(cls.hit_fields(h))
+
+    @classmethod
+    def hit_fields(cls, h: StatementHit) -> dict[str, object]:
+        return {
             **cls.fields_of(h.statement),
-            occurrences=h.occurrences,
-            passages=h.passages,
-            score=round(h.score, 6),
-            snippets=[SnippetOut.of(s) for s in h.snippets],
-        )
+            "occurrences": h.occurrences,
+            "passages": h.passages,
+            "score": round(h.score, 6),
+            "snippets": [SnippetOut.fields_of(s) for s in h.snippets],
+        }
 
 
 class TotalOut(BaseModel):
@@ -99,18 +107,22 @@ class SearchOut(BaseModel):
 
     @classmethod
     def of(cls, page: SearchPage) -> SearchOut:
-        return cls(
-            total=TotalOut(
-                statements=page.totals.statements,
-                passages=page.totals.passages,
-                occurrences=page.totals.occurrences,
-            ),
-            results=[HitOut.of(h) for h in page.hits],
-            next=page.next,
-            facets={
-                f: [FacetValue(value=v, statements=n) for v, n in values]
-                for f, values in page.facets.items()
-            },
+        # Plain values validated in one call: building each nested model on its own
+        # costs more than the search it reports, once that search is cached.
+        return cls.model_validate(
+            {
+                "total": {
+                    "statements": page.totals.statements,
+                    "passages": page.totals.passages,
+                    "occurrences": page.totals.occurrences,
+                },
+                "results": [HitOut.hit_fields(h) for h in page.hits],
+                "next": page.next,
+                "facets": {
+                    f: [{"value": v, "statements": n} for v, n in values]
+                    for f, values in page.facets.items()
+                },
+            }
         )
 
 
@@ -147,14 +159,20 @@ class TimelineRowOut(BaseModel):
 
     @classmethod
     def of(cls, r: TimelineRow) -> TimelineRowOut:
-        return cls(
-            period=r.period,
-            statements=r.statements,
-            occurrences=r.occurrences,
-            corpus_statements=r.corpus_statements,
-            corpus_tokens=r.corpus_tokens,
-            per_10k_tokens=r.per_10k_tokens,
-            share_of_statements=r.share_of_statements,
-            has_corpus=r.has_corpus,
-            smoothed_per_10k=r.smoothed_per_10k,
-        )
+        return cls.model_validate(cls.fields_of(r))
+
+    @staticmethod
+    def fields_of(r: TimelineRow) -> dict[str, object]:
+        """The row as plain values, for validating many rows in one call (a timeline has
+        a row per period and language, hundreds in all)."""
+        return {
+            "period": r.period,
+            "statements": r.statements,
+            "occurrences": r.occurrences,
+            "corpus_statements": r.corpus_statements,
+            "corpus_tokens": r.corpus_tokens,
+            "per_10k_tokens": r.per_10k_tokens,
+            "share_of_statements": r.share_of_statements,
+            "has_corpus": r.has_corpus,
+            "smoothed_per_10k": r.smoothed_per_10k,
+        }

@@ -21,10 +21,11 @@ from app.analysis.diff import (
 )
 from app.deps import SearchDep
 from app.routes.formulas import LexiconDep
+from app.routes.route import ModelRoute
 from app.services.diffs import FormulaPassages, StatementComparison, compare_statements
 from indexer.model import Statement
 
-router = APIRouter(prefix="/api/v1", tags=["diff"])
+router = APIRouter(prefix="/api/v1", tags=["diff"], route_class=ModelRoute)
 
 
 class WordOpOut(BaseModel):

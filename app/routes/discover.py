@@ -11,12 +11,13 @@ from pydantic import BaseModel, Field
 
 from app.deps import FiltersDep, SearchDep
 from app.routes.formulas import CatalogDep
+from app.routes.route import ModelRoute
 from app.services import discovery
 from indexer.errors import InvalidInput
 from indexer.query import DateRange, Node, parse
 from indexer.search import Search
 
-router = APIRouter(prefix="/api/v1", tags=["discover"])
+router = APIRouter(prefix="/api/v1", tags=["discover"], route_class=ModelRoute)
 
 
 class SubcorpusOut(BaseModel):

@@ -14,14 +14,15 @@ from pydantic import BaseModel, Field
 
 from app.analysis.lexicon import Formula
 from app.deps import FiltersDep, SearchDep
+from app.routes.route import ModelRoute
 from app.schemas import TimelineRowOut
 from app.services import formulas as service
 from app.services.series import Catalog, load_catalog
 
-router = APIRouter(prefix="/api/v1", tags=["formulas"])
+router = APIRouter(prefix="/api/v1", tags=["formulas"], route_class=ModelRoute)
 
 
-def get_corpus_dir(request: Request) -> Path:
+async def get_corpus_dir(request: Request) -> Path:
     corpus_dir: Path = request.app.state.settings.corpus_dir
     return corpus_dir
 
@@ -210,15 +211,16 @@ def formula_timeline(
     tl = service.timeline(
         search, service.get_formula(lexicon, formula_id), filters, interval, smoothing
     )
-    out = FormulaTimelineOut(
-        formula=tl.formula.id,
-        label=tl.formula.label,
-        interval=tl.interval,
-        smoothing=tl.smoothing,
-        rows=[TimelineRowOut.of(r) for r in tl.rows],
-        by_language={
-            lang: [TimelineRowOut.of(r) for r in rows] for lang, rows in tl.by_language.items()
-        },
+    row = TimelineRowOut.fields_of
+    out = FormulaTimelineOut.model_validate(
+        {
+            "formula": tl.formula.id,
+            "label": tl.formula.label,
+            "interval": tl.interval,
+            "smoothing": tl.smoothing,
+            "rows": [row(r) for r in tl.rows],
+            "by_language": {lang: [row(r) for r in rows] for lang, rows in tl.by_language.items()},
+        }
     )
     if format != "csv":
         return out

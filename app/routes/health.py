@@ -5,14 +5,15 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from app.deps import SearchDep
+from app.routes.route import ModelRoute
 from app.schemas import Health
 from indexer.errors import EngineUnavailable
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], route_class=ModelRoute)
 
 
 @router.get("/healthz", response_model=Health, summary="The process is up")
-def healthz() -> Health:
+async def healthz() -> Health:
     return Health(status="ok")
 
 

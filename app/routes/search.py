@@ -12,10 +12,11 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
 from app.deps import FiltersDep, SearchDep
+from app.routes.route import ModelRoute
 from app.schemas import SearchOut
 from indexer.search import MAX_LIMIT
 
-router = APIRouter(prefix="/api/v1", tags=["search"])
+router = APIRouter(prefix="/api/v1", tags=["search"], route_class=ModelRoute)
 
 KWIC_COLUMNS = [
     "id",
@@ -136,7 +137,7 @@ QUERY_HELP: dict[str, object] = {
 
 
 @router.get("/help/query", summary="The query language, with examples and limits")
-def query_help() -> dict[str, object]:
+async def query_help() -> dict[str, object]:
     return QUERY_HELP
 
 

@@ -16,9 +16,10 @@ from app.analysis.series_def import SeriesDef
 from app.deps import SearchDep
 from app.routes.diff import AddresseesOut, FormulaChangesOut, MetadataChangeOut, StatementDiffOut
 from app.routes.formulas import CatalogDep
+from app.routes.route import ModelRoute
 from app.services import diffs, series
 
-router = APIRouter(prefix="/api/v1", tags=["series"])
+router = APIRouter(prefix="/api/v1", tags=["series"], route_class=ModelRoute)
 
 AsOf = Annotated[
     dt.date | None,

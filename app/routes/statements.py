@@ -5,10 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from app.deps import SearchDep
+from app.routes.route import ModelRoute
 from app.schemas import PassageOut, StatementOut
 from indexer.errors import NotFound
 
-router = APIRouter(prefix="/api/v1", tags=["statements"])
+router = APIRouter(prefix="/api/v1", tags=["statements"], route_class=ModelRoute)
 
 
 @router.get(

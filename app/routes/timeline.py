@@ -13,12 +13,13 @@ from pydantic import BaseModel
 
 from app.analysis.timeline import Granularity, build_timeline, periods_between
 from app.deps import FiltersDep, SearchDep
+from app.routes.route import ModelRoute
 from app.schemas import TimelineRowOut
 from indexer.errors import InvalidInput
 from indexer.query import MatchAll, Node, with_filters
 from indexer.search import Search
 
-router = APIRouter(prefix="/api/v1", tags=["timeline"])
+router = APIRouter(prefix="/api/v1", tags=["timeline"], route_class=ModelRoute)
 
 MAX_QUERIES = 10
 
@@ -64,11 +65,13 @@ def timeline_of(
         corpus = {p.period: (p.corpus_statements, p.corpus_tokens) for p in rows}
         built = build_timeline(labels, hits, corpus, smoothing=smoothing)
         series.append(
-            TimelineSeriesOut(
-                query=q,
-                total_statements=sum(r.statements for r in built),
-                total_occurrences=sum(r.occurrences for r in built),
-                rows=[TimelineRowOut.of(r) for r in built],
+            TimelineSeriesOut.model_validate(
+                {
+                    "query": q,
+                    "total_statements": sum(r.statements for r in built),
+                    "total_occurrences": sum(r.occurrences for r in built),
+                    "rows": [TimelineRowOut.fields_of(r) for r in built],
+                }
             )
         )
     return TimelineOut(interval=interval, smoothing=smoothing, series=series)
