@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -13,6 +15,9 @@ from app.config import Settings
 from app.engine import open_search
 from app.middleware import install_operations, no_delay
 from app.routes import diff, discover, formulas, health, pages, search, series, statements, timeline
+from indexer.search import Search
+
+log = logging.getLogger("tifa")
 
 
 class Tifa(FastAPI):
@@ -25,6 +30,13 @@ class Tifa(FastAPI):
         await super().__call__(scope, receive, send)
 
 
+def _warm(search_layer: Search) -> None:
+    try:
+        search_layer.warm_persisted()
+    except Exception:  # the store is a shortcut: requests compute what warming did not
+        log.warning("warming the formula lexicon failed", exc_info=True)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """A Tifa service over the index named in `settings` (default: from the environment)."""
     settings = settings or Settings()
@@ -32,6 +44,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # The lexicon's matches are usually on disk already (stored at ingest); any
+        # missing ones are computed in the background rather than on a first request.
+        threading.Thread(target=_warm, args=(search_layer,), name="tifa-warm", daemon=True).start()
         yield
         search_layer.backend.close()
 

@@ -219,6 +219,10 @@ class Search:
             computed += 1
         return computed
 
+    def warm_persisted(self) -> int:
+        """`warm` every query registered with `persist` (e.g. at start-up)."""
+        return self.warm(tuple(self._persisted))
+
     @staticmethod
     def _rows_of(ranked: _Ranked, i: int) -> range:
         """Indexes of statement `keys[i]`'s rows in the matches (sorted by key)."""
