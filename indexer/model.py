@@ -12,6 +12,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from json.encoder import encode_basestring
 from typing import Any
 
 KINDS = (
@@ -68,8 +69,8 @@ class Statement:
         """When it became public: `published`, or `date` where that is unknown."""
         return self.published or self.date
 
-    def to_record(self) -> dict[str, Any]:
-        """The canonical JSON object for this statement (passages included)."""
+    def header(self) -> dict[str, Any]:
+        """The canonical record's fields other than meta, text and passages, in its order."""
         return {
             "id": self.id,
             "title": self.title,
@@ -82,6 +83,12 @@ class Statement:
             "kind": self.kind,
             "speakers": list(self.speakers),
             "series": list(self.series),
+        }
+
+    def to_record(self) -> dict[str, Any]:
+        """The canonical JSON object for this statement (passages included)."""
+        return {
+            **self.header(),
             "meta": dict(self.meta),
             "text": self.text,
             "passages": [
@@ -91,14 +98,98 @@ class Statement:
         }
 
     def content_hash(self) -> str:
-        """A stable digest of everything indexed, so re-ingesting unchanged input is a no-op."""
+        """A stable digest of everything indexed, so re-ingesting unchanged input is a no-op:
+        blake2b-128 of `json.dumps(self.to_record(), sort_keys=True, ensure_ascii=False)`."""
         if self._digest is None:
-            blob = json.dumps(self.to_record(), sort_keys=True, ensure_ascii=False)
-            digest = hashlib.blake2b(blob.encode("utf-8"), digest_size=16).hexdigest()
-            # Frozen, but the digest is a pure function of the fields: cache it.
-            object.__setattr__(self, "_digest", digest)
+            self._cache_digest(_canonical(self, *_pieces(self)))
         assert self._digest is not None
         return self._digest
+
+    def record_json(self) -> bytes:
+        """`json.dumps(self.to_record(), ensure_ascii=False)` in UTF-8 (the form engines
+        store), built with the content hash from the same pieces, caching that hash."""
+        pieces = _pieces(self)
+        if self._digest is None:
+            self._cache_digest(_canonical(self, *pieces))
+        return _stored(self, *pieces)
+
+    def _cache_digest(self, canonical: bytes) -> None:
+        digest = hashlib.blake2b(canonical, digest_size=16).hexdigest()
+        # Frozen, but the digest is a pure function of the fields: cache it.
+        object.__setattr__(self, "_digest", digest)
+
+
+# The record's JSON forms are assembled, in UTF-8, from pieces so that the long strings
+# (the text and every passage) are encoded once for both forms, and escaped cheaply: with
+# ensure_ascii=False json.dumps escapes only quotes, backslashes and control characters,
+# and text rarely holds control characters other than line breaks and tabs, so a few byte
+# replaces do what json's character-by-character escaping does (UTF-8 never encodes a
+# character above U+007F with bytes below 0x80). Every piece is the UTF-8 of what
+# json.dumps writes for that value, so the results are the same bytes.
+_CONTROL = bytes(c for c in range(0x20) if c not in b"\t\n\r")
+_Pieces = list[tuple[bytes, bytes, bytes]]  # each passage's number, text and addressee
+
+
+def _json(value: Any) -> bytes:
+    """`json.dumps(value, ensure_ascii=False).encode("utf-8")`, fast for strings."""
+    if type(value) is str:
+        raw = value.encode("utf-8")
+        if len(raw.translate(None, _CONTROL)) == len(raw):
+            raw = raw.replace(b"\\", b"\\\\").replace(b'"', b'\\"').replace(b"\n", b"\\n")
+            return b'"' + raw.replace(b"\t", b"\\t").replace(b"\r", b"\\r") + b'"'
+        return encode_basestring(value).encode("utf-8")
+    if value is None:
+        return b"null"
+    if type(value) is int:
+        return b"%d" % value
+    return json.dumps(value, ensure_ascii=False).encode("utf-8")
+
+
+def _dumps(value: dict[str, Any], *, sort_keys: bool = False) -> bytes:
+    return json.dumps(value, sort_keys=sort_keys, ensure_ascii=False).encode("utf-8")
+
+
+def _pieces(st: Statement) -> tuple[dict[str, Any], bytes, _Pieces]:
+    """The header, the text as JSON, and each passage's values as JSON."""
+    passages = [(_json(p.number), _json(p.text), _json(p.addressee)) for p in st.passages]
+    return st.header(), _json(st.text), passages
+
+
+def _canonical(st: Statement, header: dict[str, Any], text: bytes, passages: _Pieces) -> bytes:
+    """`json.dumps(st.to_record(), sort_keys=True, ensure_ascii=False)`, in UTF-8."""
+    # Sorted, "passages" falls between "meta" and "published" and "text" between
+    # "speakers" and "title": the short fields are dumped in three sorted runs around them.
+    head = {k: header[k] for k in ("date", "id", "kind", "language", "license")}
+    head["meta"] = dict(st.meta)
+    mid = {k: header[k] for k in ("published", "series", "source", "speakers")}
+    tail = {k: header[k] for k in ("title", "url")}
+    items = b", ".join(
+        b'{"addressee": %s, "number": %s, "text": %s}' % (addressee, number, body)
+        for number, body, addressee in passages
+    )
+    return b"".join(
+        (
+            _dumps(head, sort_keys=True)[:-1],
+            b', "passages": [',
+            items,
+            b"], ",
+            _dumps(mid, sort_keys=True)[1:-1],
+            b', "text": ',
+            text,
+            b", ",
+            _dumps(tail, sort_keys=True)[1:],
+        )
+    )
+
+
+def _stored(st: Statement, header: dict[str, Any], text: bytes, passages: _Pieces) -> bytes:
+    """`json.dumps(st.to_record(), ensure_ascii=False)`, in UTF-8."""
+    items = b", ".join(
+        b'{"number": %s, "text": %s, "addressee": %s}' % (number, body, addressee)
+        for number, body, addressee in passages
+    )
+    front = _dumps({**header, "meta": dict(st.meta)})[:-1]
+    return b"".join((front, b', "text": ', text, b', "passages": [', items, b"]}"))
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,10 +20,14 @@ from indexer.model import Passage
 # Set difference (V1) keeps Han characters out of letter runs: each is a token alone.
 _TOKEN = regex.compile(r"\p{Han}|[[\p{L}\p{M}\p{Nd}]--\p{Han}]+", regex.V1)
 _CLUSTER = regex.compile(r"\P{M}\p{M}*|\p{M}+")
-_BLANK_LINE = regex.compile(r"\n[ \t\r\f\v\u00a0\u3000]*\n")
-# A hard-wrapped line ends a paragraph only after sentence-final punctuation.
-_PARAGRAPH_END = regex.compile(r"""(?:[.!?。！？…:：]|[.!?。！？]["”’»」』)）])\s*$""")
+_BLANK_LINE = re.compile("\n[ \t\r\f\v\u00a0\u3000]*\n")
+# A hard-wrapped line ends a paragraph only after sentence-final punctuation, possibly
+# followed by a closing quote or bracket.
+_SENTENCE_END = frozenset(".!?。！？…:：")
+_CLOSED_SENTENCE_END = frozenset(".!?。！？")
+_CLOSERS = frozenset('"”’»」』)）')
 _HAN_EDGE = regex.compile(r"\p{Han}")
+_FIRST_HAN = "\u2e80"  # no Han character sorts below it: a cheap test before the regex
 
 
 # Characters that are never letters, marks or digits, and stay so under NFKC: general
@@ -31,12 +35,31 @@ _HAN_EDGE = regex.compile(r"\p{Han}")
 # them to spaces one for one keeps offsets and tokens, and lets most English text take the
 # ASCII path below.
 _PUNCT = re.compile("[\u2000-\u206f\u00a0\u00ab\u00bb]")
+_NOT_PUNCT = re.compile("[^\u2000-\u206f\u00a0\u00ab\u00bb]")
 _ASCII_TOKEN = re.compile(r"[a-z0-9]+")
+_ASCII_WORD = re.compile(r"[A-Za-z0-9]")
+_ASCII = bytes(range(128))
+# On UTF-8 bytes: ASCII letters lower-cased, digits kept, every other byte a space, so
+# that `split()` yields exactly the runs of [a-z0-9] (C loops, no regex match objects).
+_ASCII_FOLD = bytes(
+    c + 32 if 65 <= c <= 90 else c if 97 <= c <= 122 or 48 <= c <= 57 else 32 for c in range(256)
+)
+
+
+def _ascii_bytes(text: str) -> bytes | None:
+    """`text` in UTF-8 when all its non-ASCII characters are in _PUNCT (where the matching
+    model reduces to runs of [a-z0-9], the rest separating them); else None."""
+    if text.isascii():
+        return text.encode("ascii")
+    # Deleting the ASCII bytes leaves whole UTF-8 sequences: the non-ASCII characters
+    # alone, few, so checking them is cheap where a regex over all of `text` is not.
+    raw = text.encode("utf-8", "surrogatepass")
+    rest = raw.translate(None, _ASCII).decode("utf-8", "surrogatepass")
+    return raw if _NOT_PUNCT.search(rest) is None else None
 
 
 def _ascii_view(text: str) -> str | None:
-    """`text` lower-cased, if after the punctuation mapping it is plain ASCII (where the
-    matching model reduces to runs of [a-z0-9]); else None."""
+    """`text` lower-cased, if after the punctuation mapping it is plain ASCII; else None."""
     if not text.isascii():
         text = _PUNCT.sub(" ", text)
         if not text.isascii():
@@ -96,11 +119,32 @@ def tokenize(text: str) -> list[Token]:
 
 def terms(text: str) -> list[str]:
     """The folded tokens of `text`, without offsets (the fast path for indexing)."""
-    view = _ascii_view(text)
-    if view is not None:
-        return _ASCII_TOKEN.findall(view)
+    raw = _ascii_bytes(text)
+    if raw is not None:
+        return raw.translate(_ASCII_FOLD).decode("ascii").split()
     folded, _ = _fold_with_map(text)
     return _TOKEN.findall(folded)
+
+
+def joined_terms(text: str) -> tuple[str, int]:
+    """`" ".join(terms(text))` and `len(terms(text))`, without a str per token where the
+    text is ASCII (what indexing needs: the whitespace-separated tokens and their count)."""
+    raw = _ascii_bytes(text)
+    if raw is not None:
+        toks = raw.translate(_ASCII_FOLD).split()
+        return b" ".join(toks).decode("ascii"), len(toks)
+    folded, _ = _fold_with_map(text)
+    found = _TOKEN.findall(folded)
+    return " ".join(found), len(found)
+
+
+def has_terms(text: str) -> bool:
+    """Whether `text` holds at least one token (`bool(terms(text))`, cheaper)."""
+    # An ASCII letter or digit stays a word character through folding: no canonical
+    # composition takes one as its second character, and marks after it join its token.
+    if _ASCII_WORD.search(text) is not None:
+        return True
+    return _TOKEN.search(fold(text)) is not None
 
 
 def count_phrase(haystack: list[str], phrase: list[str]) -> int:
@@ -116,30 +160,46 @@ def count_phrase(haystack: list[str], phrase: list[str]) -> int:
     return count
 
 
+def _is_han(ch: str) -> bool:
+    return ch >= _FIRST_HAN and _HAN_EDGE.match(ch) is not None
+
+
 def _join_lines(lines: list[str]) -> str:
     out = lines[0]
     for line in lines[1:]:
         if out.endswith("-") and len(out) > 1 and out[-2].isalpha():
             out += line  # a word broken across lines keeps its hyphen, loses the break
-        elif _HAN_EDGE.match(out[-1:]) and _HAN_EDGE.match(line[:1]):
+        elif _is_han(out[-1]) and _is_han(line[0]):
             out += line  # Chinese is written without spaces
         else:
             out += " " + line
     return out
 
 
+def _ends_paragraph(line: str) -> bool:
+    """Whether a stripped, non-empty line ends with sentence-final punctuation (optionally
+    closed by a quote or bracket). Checking the last two characters is enough: `strip()`
+    removes every character the `\\s` of the matching model's regexes matches."""
+    last = line[-1]
+    return last in _SENTENCE_END or (
+        last in _CLOSERS and len(line) > 1 and line[-2] in _CLOSED_SENTENCE_END
+    )
+
+
 def split_paragraphs(text: str) -> list[str]:
     """Split text into paragraphs: blank lines separate them, and so does a line break
     after sentence-final punctuation; other line breaks are hard wraps, joined back."""
     paragraphs: list[str] = []
-    for block in _BLANK_LINE.split(text.replace("\r\n", "\n").replace("\r", "\n")):
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    for block in _BLANK_LINE.split(text):
         current: list[str] = []
         for raw in block.split("\n"):
             line = raw.strip()
             if not line:
                 continue
             current.append(line)
-            if _PARAGRAPH_END.search(line):
+            if _ends_paragraph(line):
                 paragraphs.append(_join_lines(current))
                 current = []
         if current:
@@ -150,6 +210,5 @@ def split_paragraphs(text: str) -> list[str]:
 def split_passages(text: str) -> tuple[Passage, ...]:
     """Passages of a statement's text: its paragraphs that hold at least one token."""
     return tuple(
-        Passage(number=i, text=p)
-        for i, p in enumerate(p for p in split_paragraphs(text) if _TOKEN.search(fold(p)))
+        Passage(i, p) for i, p in enumerate(p for p in split_paragraphs(text) if has_terms(p))
     )

@@ -24,7 +24,7 @@ import tantivy
 from indexer import matching
 from indexer.backends import verify
 from indexer.backends.base import Matches, StatementMeta, WriteResult, meta_from_json
-from indexer.backends.fields import FILTER_FIELDS, day_number, documents
+from indexer.backends.fields import FILTER_FIELDS, day_number, indexed, statement_meta
 from indexer.errors import EngineFailure, EngineUnavailable, QueryError, TifaError
 from indexer.model import Statement, statement_from_stored
 from indexer.query import (
@@ -578,8 +578,10 @@ class EmbeddedBackend:
                     deleted += 1
                 for st in statements:
                     writer.delete_documents_by_term("sid", st.id)
-                    for doc in self._documents(st):
-                        writer.add_document(doc)
+                    passages, statement = self._documents(st)
+                    for passage in passages:
+                        writer.add_json(passage)
+                    writer.add_document(statement)
                 writer.commit()
             except ValueError as exc:
                 writer.rollback()
@@ -587,27 +589,38 @@ class EmbeddedBackend:
         self._refresh(force=True)
         return WriteResult(written=len(statements), deleted=deleted)
 
-    def _documents(self, st: Statement) -> list[Any]:
-        passages, statement = documents(st)
-        docs = []
-        for fields in passages:
-            d = tantivy.Document()
-            for name in ("doc_type", "sid", "tokens", "lemmas", *FILTER_FIELDS.values()):
-                if fields[name]:
-                    d.add_text(name, fields[name])
-            for name in ("key", "pno", "uid", "date", "published"):
-                d.add_integer(name, fields[name])
-            d.add_unsigned("ntok", fields["ntok"])
-            docs.append(d)
+    def _documents(self, st: Statement) -> tuple[list[str], Any]:
+        """The documents of `st`: each passage's as a JSON object (which tantivy parses
+        against the schema, much cheaper than building a Document field by field from
+        Python), empty text fields left out; and the statement's, with meta and record."""
+        record = st.record_json()  # first: the content hash comes from the same pieces
+        ix = indexed(st)
+        shared: dict[str, Any] = {"doc_type": "passage", "sid": st.id, "key": ix.key}
+        shared.update((name, value) for name, value in ix.filters.items() if value)
+        shared.update(date=ix.date, published=ix.published)
+        head = json.dumps(shared, ensure_ascii=False)[:-1]
+        passages = []
+        for p in ix.passages:
+            # Folded tokens are letters, marks and digits: nothing in them needs escaping.
+            doc = f'{head}, "pno": {p.number}, "uid": {p.uid}, "ntok": {p.ntok}'
+            if p.tokens:
+                doc += f', "tokens": "{p.tokens}"'
+            if p.lemmas:
+                # Outside Russian the lemmas are the tokens; pymorphy's forms get escaped.
+                same = p.lemmas is p.tokens
+                lemmas = f'"{p.lemmas}"' if same else json.dumps(p.lemmas, ensure_ascii=False)
+                doc += f', "lemmas": {lemmas}'
+            if p.addressee:
+                doc += f', "addressee": "{p.addressee}"'
+            passages.append(doc + "}")
         d = tantivy.Document()
         d.add_text("doc_type", "statement")
-        d.add_text("sid", statement["sid"])
-        d.add_integer("key", statement["key"])
-        d.add_text("hash", statement["hash"])
-        d.add_bytes("meta", json.dumps(statement["meta"], ensure_ascii=False).encode("utf-8"))
-        d.add_bytes("record", json.dumps(statement["record"], ensure_ascii=False).encode())
-        docs.append(d)
-        return docs
+        d.add_text("sid", st.id)
+        d.add_integer("key", ix.key)
+        d.add_text("hash", ix.content_hash)
+        d.add_bytes("meta", json.dumps(statement_meta(st, ix), ensure_ascii=False).encode("utf-8"))
+        d.add_bytes("record", record)
+        return passages, d
 
     def close(self) -> None:
         with self._lock:

@@ -1,0 +1,165 @@
+"""The ingest fast paths give exactly what their plain definitions give: tokens (against the
+brute-force twin), paragraph splitting (against the original regex rule), the record's
+JSON and content hash (against json.dumps), and the embedded engine's passage documents
+(against `fields.documents`)."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+import os
+from typing import Any
+
+import regex
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from indexer.backends.embedded import EmbeddedBackend
+from indexer.backends.fields import documents
+from indexer.model import Passage, Statement
+from indexer.text import has_terms, joined_terms, split_paragraphs, terms
+from tests import bruteforce
+
+EXAMPLES = int(os.environ.get("TIFA_FUZZ_EXAMPLES", "300"))
+FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+# English-like text with the punctuation the ASCII paths map, and the characters that
+# push text off them (or into JSON escapes).
+AWKWARD = "aZ09 .,;:!?-\n\r\t\"'\\/«»\u00a0\u2014\u2019\u201c\u201d\u2026\u2060\u2070\u206f"
+AWKWARD += "\u3000。！？」）中ёЁ\u0301ﬁ①\x00\x08\x0c\x1b\x7f\u2028"
+SAMPLED = st.text(alphabet=st.sampled_from(AWKWARD), max_size=200)
+TEXT = st.text(
+    alphabet=st.one_of(st.characters(codec="utf-8"), st.sampled_from(AWKWARD)), max_size=200
+)
+
+
+@FUZZ
+@given(TEXT)
+def test_token_fast_paths_match_terms(text: str) -> None:
+    toks = terms(text)
+    assert joined_terms(text) == (" ".join(toks), len(toks))
+    assert has_terms(text) == bool(toks)
+
+
+@FUZZ
+@given(SAMPLED)
+def test_terms_match_the_brute_force_twin(text: str) -> None:
+    assert terms(text) == bruteforce.tokens(text)
+
+
+_BLANK_LINE = regex.compile(r"\n[ \t\r\f\v\u00a0\u3000]*\n")
+_PARAGRAPH_END = regex.compile(r"""(?:[.!?。！？…:：]|[.!?。！？]["”’»」』)）])\s*$""")
+_HAN = regex.compile(r"\p{Han}")
+
+
+def _reference_paragraphs(text: str) -> list[str]:
+    """split_paragraphs as first written: a regex for the paragraph end."""
+    paragraphs: list[str] = []
+
+    def join(lines: list[str]) -> str:
+        out = lines[0]
+        for line in lines[1:]:
+            hyphen = out.endswith("-") and len(out) > 1 and out[-2].isalpha()
+            han = _HAN.match(out[-1:]) and _HAN.match(line[:1])
+            out += line if hyphen or han else " " + line
+        return out
+
+    for block in _BLANK_LINE.split(text.replace("\r\n", "\n").replace("\r", "\n")):
+        current: list[str] = []
+        for raw in block.split("\n"):
+            line = raw.strip()
+            if line:
+                current.append(line)
+                if _PARAGRAPH_END.search(line):
+                    paragraphs.append(join(current))
+                    current = []
+        if current:
+            paragraphs.append(join(current))
+    return paragraphs
+
+
+@FUZZ
+@given(TEXT)
+@example('."\nnext')
+@example(")\nnext -\nline。」\n中\n文\u3000\n\nend…  \r\nx")
+def test_paragraph_splitting_matches_the_regex_rule(text: str) -> None:
+    assert split_paragraphs(text) == _reference_paragraphs(text)
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | TEXT,
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(TEXT, children, max_size=3),
+    max_leaves=8,
+)
+STATEMENTS = st.builds(
+    Statement,
+    id=TEXT.filter(bool),
+    date=st.dates(min_value=dt.date(1900, 1, 1)),
+    text=TEXT,
+    title=TEXT,
+    published=st.none() | st.dates(min_value=dt.date(1900, 1, 1)),
+    source=TEXT,
+    url=st.none() | TEXT,
+    license=TEXT,
+    language=st.sampled_from(["en", "ru", "zh"]),
+    kind=st.sampled_from(["speech", "other"]),
+    speakers=st.lists(TEXT, max_size=2).map(tuple),
+    series=st.lists(TEXT, max_size=2).map(tuple),
+    meta=st.dictionaries(TEXT, JSON, max_size=4),
+    passages=st.lists(st.tuples(TEXT, st.none() | TEXT), max_size=4).map(
+        lambda ps: tuple(Passage(i, t, a) for i, (t, a) in enumerate(ps))
+    ),
+)
+
+
+def _or_refused(fn: Any) -> Any:
+    try:
+        return fn()
+    except UnicodeEncodeError:
+        return "refused"  # a lone surrogate: both ways must refuse it
+
+
+@FUZZ
+@given(STATEMENTS)
+def test_record_json_and_content_hash_match_json_dumps(statement: Statement) -> None:
+    record = statement.to_record()
+    canonical = json.dumps(record, sort_keys=True, ensure_ascii=False)
+    expected = _or_refused(
+        lambda: hashlib.blake2b(canonical.encode("utf-8"), digest_size=16).hexdigest()
+    )
+    assert _or_refused(statement.content_hash) == expected
+    fresh = dataclasses.replace(statement, _digest=None)
+    stored = _or_refused(lambda: json.dumps(record, ensure_ascii=False).encode("utf-8"))
+    assert _or_refused(fresh.record_json) == stored
+    if expected != "refused":
+        assert fresh.content_hash() == expected  # cached on the way
+
+
+SIMPLE = st.text(alphabet=st.sampled_from('ab ,."\\\n\tёЕжЁ中國é’—'), max_size=60)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.sampled_from(["en", "ru", "zh"]),
+    st.lists(st.tuples(SIMPLE, st.none() | SIMPLE), min_size=1, max_size=4),
+)
+def test_embedded_passage_documents_hold_what_fields_documents_hold(
+    language: str, passages: list[tuple[str, str | None]]
+) -> None:
+    statement = Statement(
+        id='id "1"\\',
+        date=dt.date(2020, 1, 2),
+        text="x",
+        language=language,
+        speakers=("Владимир Путин", 'A "B"'),
+        passages=tuple(Passage(i, t, a) for i, (t, a) in enumerate(passages)),
+    )
+    expected, _ = documents(statement)
+    # Building documents needs no open index.
+    backend = EmbeddedBackend.__new__(EmbeddedBackend)
+    built, _ = backend._documents(statement)
+    for fields, doc in zip(expected, built, strict=True):
+        want = {k: v for k, v in fields.items() if k != "hash" and v != ""}
+        assert json.loads(doc) == want
