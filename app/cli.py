@@ -17,9 +17,9 @@ from typing import Any
 from pydantic import BaseModel
 
 from app.config import Settings
-from app.engine import open_backend
+from app.engine import open_backend, open_search
 from indexer.errors import InvalidInput, TifaError
-from indexer.ingest import Batch, delete, ingest
+from indexer.ingest import BATCH_STATEMENTS, Batch, delete, ingest
 from indexer.model import Rejection, Statement
 from indexer.query import DateRange, Node
 from indexer.search import Search
@@ -68,7 +68,8 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     ):
         print("tifa ingest: the corpus is unchanged since the last ingest; nothing to do")
         return 0
-    backend = open_backend(settings)
+    search = open_search(settings)
+    backend = search.backend
     progress = None
     if not args.quiet and sys.stderr.isatty():
         from tqdm import tqdm
@@ -97,6 +98,14 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
             on_batch=on_batch,
             on_record=on_record,
         )
+        if progress is not None:
+            progress.close()
+            progress = None
+        if report.accepted or report.updated:
+            # Formula timelines then read the lexicon's matches instead of searching.
+            computed = search.warm_persisted()
+            if not args.quiet:
+                print(f"tifa ingest: stored the matches of {computed} lexicon queries")
     finally:
         if progress is not None:
             progress.close()
@@ -189,34 +198,36 @@ def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def default_workers(settings: Settings) -> int:
+    """Server processes when neither --workers nor TIFA_WORKERS says: one per usable CPU
+    with Elasticsearch; one with the embedded index, whose writer holds the index's lock
+    for as long as its process lives (a second process could not take writes)."""
+    if settings.backend == "embedded":
+        return 1
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from app.main import create_app
+    from app.serve import run_workers
 
     settings = settings.model_copy(update={"host": args.host, "port": args.port})
-    if args.workers > 1:
-        # Several processes read the same index (searches are CPU-bound Python); each
-        # builds its app from the environment, as this one would.
-        uvicorn.run(
-            "app.main:create_app",
-            factory=True,
-            workers=args.workers,
-            host=settings.host,
-            port=settings.port,
-            log_level=args.log_level,
-            root_path=settings.root_path,
-        )
-        return 0
+    workers = args.workers or default_workers(settings)
     # The path prefix behind a proxy is the server's business (ASGI root_path).
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_level=args.log_level,
-        root_path=settings.root_path,
-    )
-    return 0
+    options: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": args.log_level,
+        "root_path": settings.root_path,
+    }
+    if workers <= 1:
+        uvicorn.run(create_app(settings), **options)
+        return 0
+    # Several processes read the same index (searches are CPU-bound Python); each builds
+    # its app from the environment, as this one would, and listens on its own socket.
+    return run_workers(workers, options)
 
 
 def _as_of(value: str | None) -> dt.date | None:
@@ -465,7 +476,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FIELD=COLUMN",
         help="take a canonical field from another column, e.g. text=content",
     )
-    p.add_argument("--batch-size", type=int, default=500)
+    p.add_argument("--batch-size", type=int, default=BATCH_STATEMENTS)
     p.add_argument(
         "--if-changed",
         action="store_true",
@@ -508,8 +519,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--workers",
         type=int,
-        default=int(os.environ.get("TIFA_WORKERS", "1")),
-        help="server processes (default 1; more use more cores for searches)",
+        default=int(os.environ.get("TIFA_WORKERS", "0")),
+        help="server processes; more use more cores for searches (default: one per CPU "
+        "with Elasticsearch, 1 with the embedded index, which one process writes at a time)",
     )
     p.set_defaults(func=cmd_serve)
 
