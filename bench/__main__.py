@@ -1047,7 +1047,16 @@ def write_report(run: Run, elapsed: float) -> None:
         "matplotlib (plots), pyinstrument (profiles). grep is used, ripgrep when installed. "
         "Indexes are "
         "cached in `var/bench/<code version>/` and rebuilt when `indexer/` or "
-        "`bench/datasets.py` changes."
+        "`bench/datasets.py` changes.\n\n"
+        "What the words mean: **cold** is a fresh `Search` (no result, page or catalog-level "
+        "query cache above the engine) with the record cache emptied; the statement catalog "
+        "of the index generation is built once per process, as a server does at start-up. "
+        "Formula timelines read the lexicon's matches that ingest stored on disk "
+        "(`indexer/matchstore.py`; the time to store them is in the ingest table), through a "
+        "new store object each call. **warm** repeats the same call on the same `Search`: "
+        "results are cached per query and index generation. **first request** over HTTP is "
+        "a query the server has not seen; the HTTP load uses bare asyncio HTTP/1.1 clients "
+        "against `tifa serve --workers 2`."
     )
     footer = f"_Total wall time of this run: {elapsed / 60:.1f} min._"
     args.out.parent.mkdir(parents=True, exist_ok=True)
