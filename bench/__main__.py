@@ -232,7 +232,6 @@ def workloads(
                 f"{st.peak_rss_mb:,.0f} MB",
                 f"{st.index_mb:,.0f} MB",
                 st.note
-                + ("; RSS includes the pre-generated input held in memory" if sp is grown else "")
                 + f"; then {st.lexicon_seconds:.1f} s to store the formula lexicon's matches",
             ]
         )
