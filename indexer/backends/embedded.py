@@ -14,6 +14,7 @@ import os
 import threading
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -636,8 +637,9 @@ def _cached_record(backend: EmbeddedBackend, generation: int, key: int) -> dict[
 
 def _unzip(hits: list[tuple[float, Any]]) -> tuple[npt.NDArray[np.float32], list[Any]]:
     """Scores (as float32, tantivy's own precision) and addresses of hits."""
-    scores, addrs = zip(*hits, strict=True)
-    return np.array(scores, dtype=np.float32), list(addrs)
+    # map/itemgetter run in C: several times faster than zip(*hits) on large hit lists.
+    scores = np.fromiter(map(itemgetter(0), hits), np.float32, len(hits))
+    return scores, list(map(itemgetter(1), hits))
 
 
 def _find_value(node: dict[str, Any], prefix: str) -> float | None:
