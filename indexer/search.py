@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import datetime as dt
 import json
 import math
 import threading
@@ -132,10 +131,6 @@ class _Ranked:
     orders: Mapping[str, list[int]]  # sort name -> indexes into keys
     starts: npt.NDArray[np.int64]  # matches rows of keys[i]: starts[i]:starts[i + 1]
     derived: dict[str, object] = field(default_factory=dict)  # facets etc., computed once
-
-
-def period_of(day: dt.date, interval: str) -> str:
-    return f"{day.year:04d}" if interval == "year" else f"{day.year:04d}-{day.month:02d}"
 
 
 def _encode_cursor(payload: dict[str, object]) -> str:
@@ -418,7 +413,7 @@ class Search:
             )
         return hits
 
-    def facets(self, ranked: _Ranked, metas: object = None) -> dict[str, list[tuple[str, int]]]:
+    def facets(self, ranked: _Ranked) -> dict[str, list[tuple[str, int]]]:
         """Matching statements counted by year, source, kind, language and speaker."""
         cached = ranked.derived.get("facets")
         if cached is not None:

@@ -12,13 +12,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from app.analysis.timeline import period_of
 from indexer.backends.base import Matches
 from indexer.backends.embedded import EmbeddedBackend
 from indexer.catalog import Catalog
 from indexer.filtering import evaluate
 from indexer.matchstore import MatchStore
 from indexer.query import And, DateRange, FieldIs, MatchAll, Node, Not, Or, Phrase
-from indexer.search import Search, period_of
+from indexer.search import Search
 from tests.conftest import make_statement
 
 FILTERS: list[Node] = [
@@ -42,7 +43,7 @@ def test_corpus_by_period_matches_per_statement_evaluation(
     expected: dict[str, list[int]] = {}
     for m in metas:
         if evaluate(filters, m, None, lambda _: True, statement_level=True):
-            row = expected.setdefault(period_of(m.date, interval), [0, 0])
+            row = expected.setdefault(period_of(m.date, interval), [0, 0])  # type: ignore[arg-type]
             row[0] += 1
             row[1] += m.tokens
     got = Catalog(metas).corpus_by_period(filters, interval)
