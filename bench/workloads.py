@@ -170,11 +170,12 @@ def fresh_search(backend: Any) -> Any:
     set up as the service sets it up: the formula lexicon's matches, stored at ingest, are
     read from disk (a new store object each time, so nothing is held in memory)."""
     from app.services.formulas import lexicon_nodes, load_lexicon
-    from indexer.backends import embedded
     from indexer.matchstore import MatchStore
     from indexer.search import Search
 
-    embedded._cached_record.cache_clear()
+    clear = getattr(backend, "clear_record_cache", None)
+    if clear is not None:
+        clear()
     path = getattr(backend, "path", None)
     if path is None:
         return Search(backend)

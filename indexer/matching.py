@@ -49,6 +49,17 @@ def phrase_spans(tokens: Sequence[str], phrase: Phrase) -> list[Span]:
     n = len(want)
     last = n - 1
     spans: list[Span] = []
+    if phrase.slop == 0 and not phrase.prefix and n:
+        # The common case, searched with list.index (a C loop) rather than token by token.
+        words = tokens if isinstance(tokens, list) else list(tokens)
+        first, i = want[0], -1
+        try:
+            while True:
+                i = words.index(first, i + 1)
+                if words[i : i + n] == want:
+                    spans.append((i, i + last))
+        except ValueError:
+            return spans
     size = len(tokens)
     for i in range(size):
         if not _token_matches(tokens[i], want[0], phrase.prefix and last == 0):

@@ -15,6 +15,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -24,8 +25,8 @@ from indexer.catalog import Catalog, Codes, catalog_of, period_label
 from indexer.errors import InvalidInput, QueryError
 from indexer.matching import spans
 from indexer.matchstore import MatchStore
-from indexer.query import Node, leaves, parse, with_filters
-from indexer.text import tokenize
+from indexer.query import Leaf, Node, Phrase, leaves, parse, with_filters
+from indexer.text import TokenOffsets, phrase_offsets
 
 SORTS = ("relevance", "date", "-date")
 FACET_FIELDS = ("year", "source", "kind", "language", "speaker")
@@ -111,6 +112,27 @@ class _Orders(Mapping[str, list[int]]):
         self._done[sort] = out
         return out
 
+    def head(self, sort: str, n: int) -> list[int]:
+        """The first `n` of order `sort`, without sorting everything: only the rows tied
+        with or ahead of the n-th on the first sort key are sorted."""
+        if sort in self._done or n >= len(self._scores):
+            return self[sort][:n]
+        first: npt.NDArray[Any]
+        keys: tuple[npt.NDArray[Any], ...]
+        if sort == "relevance":
+            first, keys = -self._scores, (self._ids, -self._dates, -self._scores)
+        elif sort == "date":
+            first, keys = self._dates, (self._ids, self._dates)
+        elif sort == "-date":
+            first, keys = -self._dates, (self._ids, -self._dates)
+        else:
+            raise KeyError(sort)
+        kth = np.partition(first, n - 1)[n - 1]
+        ahead = np.flatnonzero(first <= kth)
+        order = ahead[np.lexsort(tuple(k[ahead] for k in keys))]
+        out: list[int] = order[:n].tolist()
+        return out
+
     def __iter__(self) -> Iterator[str]:
         return iter(SORTS)
 
@@ -128,7 +150,7 @@ class _Ranked:
     occurrences: npt.NDArray[np.int64]
     passages: npt.NDArray[np.int64]
     scores: npt.NDArray[np.float64]
-    orders: Mapping[str, list[int]]  # sort name -> indexes into keys
+    orders: _Orders  # sort name -> indexes into keys
     starts: npt.NDArray[np.int64]  # matches rows of keys[i]: starts[i]:starts[i + 1]
     derived: dict[str, object] = field(default_factory=dict)  # facets etc., computed once
 
@@ -332,24 +354,27 @@ class Search:
                 self._pages.move_to_end(page_key)
                 return cached
         ranked = self.ranked(node)
-        order = ranked.orders[sort]
         start = 0
         if cursor:
             payload = _decode_cursor(cursor)
             if payload.get("sort") != sort or not isinstance(payload.get("after"), int):
                 raise InvalidInput("the cursor belongs to another sort order")
             start = int(payload["after"])  # type: ignore[call-overload]
+            order = ranked.orders[sort]
             if payload.get("gen") != generation:
                 # The index changed: resume after the last statement seen, by id.
                 last = payload.get("last")
                 start = next(
                     (n + 1 for n, i in enumerate(order) if self._id(ranked, i) == last), start
                 )
-        page = order[start : start + limit]
+            page = order[start : start + limit]
+        else:
+            # The first page (most searches): its statements only, not the whole order.
+            page = ranked.orders.head(sort, limit)
         metas = self._metas()
         hits = self._hits(node, ranked, page, metas, context, snippets)
         nxt = None
-        if start + limit < len(order):
+        if start + limit < len(ranked.keys):
             nxt = _encode_cursor(
                 {
                     "sort": sort,
@@ -401,7 +426,7 @@ class Search:
             for pno in wanted[key]:
                 text = texts.get((key, pno))
                 if text is not None and len(found) < snippets:
-                    found.extend(kwic(text, node, pno, context)[: snippets - len(found)])
+                    found.extend(kwic(text, node, pno, context, snippets - len(found)))
             hits.append(
                 StatementHit(
                     statement=meta,
@@ -467,7 +492,7 @@ class Search:
                 meta = metas.get(key)
                 if text is None or meta is None:
                     continue
-                for snip in kwic(text, node, pno, context):
+                for snip in kwic(text, node, pno, context, limit - emitted):
                     yield meta, snip
                     emitted += 1
                     if emitted >= limit:
@@ -514,20 +539,24 @@ class Search:
         ]
 
 
-def kwic(text: str, node: Node, passage: int, context: int) -> list[Snippet]:
-    """Every occurrence of `node`'s text clauses in one passage, in context.
+def kwic(
+    text: str, node: Node, passage: int, context: int, limit: int | None = None
+) -> list[Snippet]:
+    """Occurrences of `node`'s text clauses in one passage, in context (the first `limit`,
+    or all).
 
     The whole phrase is one match (from its first token to its last); overlapping
     occurrences of different clauses are each reported.
     """
-    toks = tokenize(text)
-    words = [t.text for t in toks]
-    found: set[tuple[int, int]] = set()
-    for leaf in leaves(node):
-        found.update(spans(words, leaf))
+    found = _plain_offsets(text, leaves(node))
+    if found is None:
+        toks = TokenOffsets(text)
+        by_token: set[tuple[int, int]] = set()
+        for leaf in leaves(node):
+            by_token.update(spans(toks.words, leaf))
+        found = [(toks.span(a)[0], toks.span(b)[1]) for a, b in sorted(by_token)[:limit]]
     out = []
-    for first, last in sorted(found):
-        start, end = toks[first].start, toks[last].end
+    for start, end in found[:limit]:
         left_start = max(0, start - context)
         right_end = min(len(text), end + context)
         # Do not cut a word in half at the edges of the context.
@@ -546,3 +575,17 @@ def kwic(text: str, node: Node, passage: int, context: int) -> list[Snippet]:
             )
         )
     return out
+
+
+def _plain_offsets(text: str, clauses: Sequence[Leaf]) -> list[tuple[int, int]] | None:
+    """Character spans of every occurrence of plain phrases in an ASCII-path text, in
+    order, without tokenising it; None when a clause or the text needs the tokens."""
+    found: set[tuple[int, int]] = set()
+    for leaf in clauses:
+        if not isinstance(leaf, Phrase) or leaf.slop or leaf.prefix or leaf.lemma:
+            return None
+        offsets = phrase_offsets(text, leaf.tokens)
+        if offsets is None:
+            return None
+        found.update(offsets)
+    return sorted(found)

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
 
 import regex
 
@@ -44,6 +47,8 @@ _ASCII = bytes(range(128))
 _ASCII_FOLD = bytes(
     c + 32 if 65 <= c <= 90 else c if 97 <= c <= 122 or 48 <= c <= 57 else 32 for c in range(256)
 )
+# On `_ASCII_FOLD`'s output: every token byte an "a", spaces kept.
+_ASCII_RUNS = bytes(32 if c == 32 else 97 for c in range(256))
 
 
 def _ascii_bytes(text: str) -> bytes | None:
@@ -117,6 +122,61 @@ def tokenize(text: str) -> list[Token]:
     ]
 
 
+class TokenOffsets:
+    """The folded tokens of a text (`words`, exactly `[t.text for t in tokenize(text)]`)
+    with each token's offsets found only when asked for.
+
+    Snippets need the offsets of a few tokens in a passage of hundreds; building a `Token`
+    per token cost most of a search's snippet time.
+    """
+
+    _finder: re.Pattern[str] | regex.Pattern[str]
+
+    __slots__ = ("_finder", "_iter", "_map", "_source", "_spans", "words")
+
+    def __init__(self, text: str) -> None:
+        view = _ascii_view(text)
+        if view is not None:
+            self._finder, self._source, self._map = _ASCII_TOKEN, view, None
+        else:
+            folded, spans = _fold_with_map(text)
+            self._finder, self._source, self._map = _TOKEN, folded, spans
+        self.words: list[str] = self._finder.findall(self._source)
+        self._spans: list[tuple[int, int]] = []
+        self._iter: Iterator[Any] | None = None
+
+    def span(self, i: int) -> tuple[int, int]:
+        """[start, end) of token `i` in the original text."""
+        if self._iter is None:
+            self._iter = self._finder.finditer(self._source)
+        spans, mapping = self._spans, self._map
+        while len(spans) <= i:
+            m = next(self._iter)
+            if mapping is None:
+                spans.append(m.span())
+            else:
+                spans.append((mapping[m.start()][0], mapping[m.end() - 1][1]))
+        return spans[i]
+
+
+@lru_cache(maxsize=1024)
+def _ascii_phrase(tokens: tuple[str, ...]) -> re.Pattern[str]:
+    # A lookahead captures each occurrence, so overlapping ones ("the the" in "the the
+    # the") are all found, as token by token.
+    body = "[^a-z0-9]+".join(map(re.escape, tokens))
+    return re.compile(f"(?<![a-z0-9])(?=({body})(?![a-z0-9]))")
+
+
+def phrase_offsets(text: str, tokens: Sequence[str]) -> list[tuple[int, int]] | None:
+    """[start, end) in `text` of every occurrence of the folded phrase `tokens`, found by
+    one regex over the text where it takes the ASCII path (tokens are the runs of
+    [a-z0-9] of the lower-cased text); None where it does not."""
+    view = _ascii_view(text)
+    if view is None:
+        return None
+    return [m.span(1) for m in _ascii_phrase(tuple(tokens)).finditer(view)]
+
+
 def terms(text: str) -> list[str]:
     """The folded tokens of `text`, without offsets (the fast path for indexing)."""
     raw = _ascii_bytes(text)
@@ -127,12 +187,14 @@ def terms(text: str) -> list[str]:
 
 
 def joined_terms(text: str) -> tuple[str, int]:
-    """`" ".join(terms(text))` and `len(terms(text))`, without a str per token where the
-    text is ASCII (what indexing needs: the whitespace-separated tokens and their count)."""
+    """A string whose whitespace-separated words are `terms(text)`, and their number:
+    what indexing needs (engines split on whitespace). Where the text is ASCII the string
+    is the text with every non-token character a space, made without a str per token."""
     raw = _ascii_bytes(text)
     if raw is not None:
-        toks = raw.translate(_ASCII_FOLD).split()
-        return b" ".join(toks).decode("ascii"), len(toks)
+        spaced = raw.translate(_ASCII_FOLD)
+        # Tokens are the runs of non-spaces: count where one starts, in C.
+        return spaced.decode("ascii"), (b" " + spaced.translate(_ASCII_RUNS)).count(b" a")
     folded, _ = _fold_with_map(text)
     found = _TOKEN.findall(folded)
     return " ".join(found), len(found)

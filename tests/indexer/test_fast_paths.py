@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from indexer.backends.embedded import EmbeddedBackend
 from indexer.backends.fields import documents
 from indexer.model import Passage, Statement
+from indexer.search import kwic
 from indexer.text import has_terms, joined_terms, split_paragraphs, terms
 from tests import bruteforce
 
@@ -39,7 +40,8 @@ TEXT = st.text(
 @given(TEXT)
 def test_token_fast_paths_match_terms(text: str) -> None:
     toks = terms(text)
-    assert joined_terms(text) == (" ".join(toks), len(toks))
+    joined, count = joined_terms(text)
+    assert joined.split() == toks and count == len(toks)
     assert has_terms(text) == bool(toks)
 
 
@@ -162,4 +164,74 @@ def test_embedded_passage_documents_hold_what_fields_documents_hold(
     built, _ = backend._documents(statement)
     for fields, doc in zip(expected, built, strict=True):
         want = {k: v for k, v in fields.items() if k != "hash" and v != ""}
+        # Lemmas are indexed only where they differ from the tokens, and marked so.
+        if want.get("lemmas") == want.get("tokens"):
+            want.pop("lemmas", None)
+        else:
+            want["lemmatised"] = "y"
         assert json.loads(doc) == want
+
+
+# ---- search-time fast paths -------------------------------------------------------------
+
+WORDS = st.sampled_from(["the", "of", "un", "a1", "The", "OF", "b"])
+SEPARATORS = st.sampled_from([" ", ", ", ".\n", "-", "\u2019", "\u00a0", "  ", "é", "ё"])
+
+
+@st.composite
+def _texts(draw: st.DrawFn) -> str:
+    words = draw(st.lists(WORDS, max_size=25))
+    out = draw(SEPARATORS) if draw(st.booleans()) else ""
+    for w in words:
+        out += w + draw(SEPARATORS)
+    return out
+
+
+@FUZZ
+@given(_texts(), st.lists(WORDS, min_size=1, max_size=3), st.integers(0, 3))
+@example("the the the ", ["the", "the"], 0)
+@example("of-the, Of The", ["of", "the"], 0)
+def test_snippets_found_by_regex_equal_those_found_by_tokens(
+    text: str, words: list[str], limit: int
+) -> None:
+    """`kwic`'s regex path for plain phrases in ASCII text marks exactly the spans the
+    token path marks (`tokenize` and `matching.spans`), overlapping ones included."""
+    from indexer.matching import spans
+    from indexer.query import Phrase
+    from indexer.search import _plain_offsets
+    from indexer.text import tokenize
+
+    phrase = Phrase(tuple(terms(" ".join(words))))
+    toks = tokenize(text)
+    want = [(toks[a].start, toks[b].end) for a, b in spans([t.text for t in toks], phrase)]
+    got = _plain_offsets(text, [phrase])
+    if got is not None:  # None: not ASCII-path text, and the token path is taken
+        assert got == sorted(want)
+    assert [(s.start, s.end) for s in kwic(text, phrase, 0, 5, limit or None)] == sorted(want)[
+        : limit or None
+    ]
+
+
+@FUZZ
+@given(
+    st.lists(
+        st.tuples(st.sampled_from([0.5, 1.0, 2.0]), st.integers(0, 3), st.integers(0, 50)),
+        min_size=1,
+        max_size=40,
+    ),
+    st.integers(1, 45),
+)
+def test_first_page_without_a_full_sort_equals_the_full_sort(
+    rows: list[tuple[float, int, int]], n: int
+) -> None:
+    """`_Orders.head` (partition, then sort the rows tied with the n-th) gives the first
+    `n` of the full sort, ties included, for every order."""
+    import numpy as np
+
+    from indexer.search import SORTS, _Orders
+
+    scores = np.array([r[0] for r in rows], dtype=np.float64)
+    dates = np.array([r[1] for r in rows], dtype=np.int64)
+    ids = np.array([r[2] for r in rows], dtype=np.int64)
+    for sort in SORTS:
+        assert _Orders(scores, dates, ids).head(sort, n) == _Orders(scores, dates, ids)[sort][:n]

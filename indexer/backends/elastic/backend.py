@@ -359,6 +359,10 @@ class ElasticBackend:
 
         return record_of
 
+    def clear_record_cache(self) -> None:
+        """Forget the records read so far (benchmarks measure reads from the index)."""
+        self._records.clear()
+
     def passage_texts(self, wanted: Sequence[tuple[int, int]]) -> dict[tuple[int, int], str]:
         """The texts asked for: from records at hand, else from the passage documents
         (one request), else (passages written before texts were kept) from records."""
