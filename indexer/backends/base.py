@@ -27,9 +27,17 @@ def statement_key(statement_id: str) -> int:
     return int.from_bytes(digest, "big") >> 1
 
 
-def passage_key(statement_id: str, number: int) -> int:
-    """A 63-bit integer key for one passage, stable across runs and engines."""
-    return statement_key(f"{statement_id}\x00{number}")
+_GOLDEN = 0x9E3779B97F4A7C15  # odd: multiplying by it is a bijection modulo 2**64
+
+
+def passage_key(statement_id: str, number: int, key: int | None = None) -> int:
+    """A 63-bit integer key for one passage, stable across runs and engines: distinct
+    for the passages of one statement, and as unlikely as hash collisions to meet
+    another statement's. `key` is the statement's, when already known (ingest makes
+    hundreds of thousands of these: arithmetic, not a hash, per passage)."""
+    if key is None:
+        key = statement_key(statement_id)
+    return ((key + (number + 1) * _GOLDEN) & 0xFFFF_FFFF_FFFF_FFFF) >> 1
 
 
 @dataclass(frozen=True, slots=True)

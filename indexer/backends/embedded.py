@@ -8,18 +8,22 @@ proximity clauses are verified against the passage text with `indexer.matching`.
 
 from __future__ import annotations
 
+import fcntl
 import gc
 import json
+import logging
 import os
+import shutil
 import threading
-from collections.abc import Iterable, Sequence
-from functools import lru_cache
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import orjson
 import tantivy
 
 from indexer import matching
@@ -45,7 +49,11 @@ from indexer.query import (
 )
 from indexer.text import terms
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+# Marks the passages that carry a `lemmas` field (their lemmas differ from their tokens).
+LEMMATISED = "lemmatised"
+# Statement records kept in memory (each is the whole text, tens of kB).
+RECORD_CACHE = 4096
 K1 = np.float32(1.2)
 B = np.float32(0.75)
 
@@ -76,6 +84,7 @@ def _schema() -> tantivy.Schema:
     sb.add_unsigned_field("ntok", fast=True)
     sb.add_text_field("tokens", tokenizer_name="whitespace", index_option="position")
     sb.add_text_field("lemmas", tokenizer_name="whitespace", index_option="position")
+    sb.add_text_field(LEMMATISED, tokenizer_name="raw")
     for field in FILTER_FIELDS.values():
         sb.add_text_field(field, tokenizer_name="whitespace", index_option="position")
     sb.add_integer_field("date", indexed=True, fast=True)
@@ -97,19 +106,24 @@ class EmbeddedBackend:
         self._threads = writer_threads
         self._lock = threading.RLock()
         self._writer: Any = None
+        self._records: dict[tuple[int, int], dict[str, Any] | None] = {}
         self._meta_cache: tuple[int, list[StatementMeta], dict[int, StatementMeta]] | None = None
         self._generation = -1
         self._stamp_seen: tuple[tuple[int, int, int], int] | None = None
         try:
-            self.path.mkdir(parents=True, exist_ok=True)
-            version_file = self.path / "tifa-schema.json"
-            if version_file.exists():
-                found = json.loads(version_file.read_text()).get("schema_version")
-                if found != SCHEMA_VERSION:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            version_file = self.path / _SCHEMA_FILE
+            with _upgrade_lock(self.path):
+                _finish_upgrade(self.path)
+                found = _schema_version(self.path)
+                if found in UPGRADABLE:
+                    _upgrade(self.path, found)
+                elif found not in (None, SCHEMA_VERSION):
                     raise EngineUnavailable(
                         f"the index at {self.path} has schema version {found}, this Tifa "
                         f"needs {SCHEMA_VERSION}: delete it and ingest again"
                     )
+            self.path.mkdir(exist_ok=True)
             self.schema = _schema()
             self.index = tantivy.Index(self.schema, path=str(self.path), reuse=True)
             if not version_file.exists():
@@ -202,31 +216,59 @@ class EmbeddedBackend:
         doc = self._statement_doc(self._searcher(), statement_id)
         if doc is None:
             return None
-        return statement_from_stored(json.loads(doc["record"][0]))
+        return statement_from_stored(_loads(doc["record"][0]))
 
-    def _record_by_key(self, searcher: Any, key: int) -> dict[str, Any] | None:
-        return _cached_record(self, self._generation, key)
-
-    def _load_record(self, key: int) -> dict[str, Any] | None:
+    def _records_for(self, gen: int, keys: Iterable[int]) -> dict[int, dict[str, Any] | None]:
+        """Stored records of `keys` (None: not stored), those not cached read in one
+        search."""
+        out: dict[int, dict[str, Any] | None] = {}
+        missing = []
+        for key in keys:
+            if (gen, key) in self._records:
+                out[key] = self._records[(gen, key)]
+            else:
+                missing.append(key)
+        if not missing:
+            return out
         searcher = self._searcher()
         q = tantivy.Query.boolean_query(
             [
-                (tantivy.Occur.Must, tantivy.Query.term_query(self.schema, "key", key)),
+                # OR of term queries: several times cheaper than a term-set query here.
+                (
+                    tantivy.Occur.Must,
+                    tantivy.Query.boolean_query(
+                        [
+                            (tantivy.Occur.Should, tantivy.Query.term_query(self.schema, "key", k))
+                            for k in missing
+                        ]
+                    ),
+                ),
                 (tantivy.Occur.Must, self._type("statement")),
             ]
         )
-        hits = searcher.search(q, limit=1).hits
-        if not hits:
-            return None
-        record: dict[str, Any] = json.loads(searcher.doc(hits[0][1])["record"][0])
-        return record
+        found: dict[int, dict[str, Any]] = {}
+        for _, addr in searcher.search(q, limit=len(missing)).hits:
+            doc = searcher.doc(addr)
+            found[doc["key"][0]] = _loads(doc["record"][0])
+        if len(self._records) + len(missing) > RECORD_CACHE:
+            self._records.clear()
+        for key in missing:
+            out[key] = self._records[(gen, key)] = found.get(key)
+        return out
+
+    def clear_record_cache(self) -> None:
+        """Forget the records read so far (benchmarks measure reads from the index)."""
+        self._records.clear()
 
     def passage_texts(self, wanted: Sequence[tuple[int, int]]) -> dict[tuple[int, int], str]:
-        return verify.passage_texts(self._record_of(), wanted)
+        if not wanted:
+            return {}
+        records = self._records_for(self.generation(), dict.fromkeys(k for k, _ in wanted))
+        return verify.passage_texts(records.get, wanted)
 
     def _record_of(self) -> verify.RecordOf:
         gen = self.generation()
-        return lambda key: _cached_record(self, gen, key)
+        return lambda key: self._records_for(gen, (key,))[key]
 
     def hashes(self, ids: Sequence[str]) -> dict[str, str]:
         if not ids:
@@ -256,7 +298,7 @@ class EmbeddedBackend:
         if raw is None:
             searcher = self._searcher()
             raw = [
-                json.loads(searcher.doc(addr)["meta"][0])
+                _loads(searcher.doc(addr)["meta"][0])
                 for _, addr in self._all(searcher, self._type("statement"))
             ]
             self._write_meta_sidecar(gen, raw)
@@ -273,7 +315,7 @@ class EmbeddedBackend:
 
     def _read_meta_sidecar(self, gen: int) -> list[dict[str, Any]] | None:
         try:
-            data = json.loads((self.path / self._SIDECAR).read_text(encoding="utf-8"))
+            data = _loads((self.path / self._SIDECAR).read_bytes())
         except (OSError, ValueError):
             return None
         if not isinstance(data, dict) or data.get("opstamp") != gen:
@@ -317,14 +359,45 @@ class EmbeddedBackend:
             )
         return sorted(term for term, _ in found)
 
-    def _phrase_variants(self, searcher: Any, leaf: Phrase) -> tuple[str, list[list[str]]]:
-        """The field and the plain token lists a phrase stands for (prefixes expanded)."""
-        field = "lemmas" if leaf.lemma else "tokens"
-        toks = matching.lemmas(leaf.tokens) if leaf.lemma else list(leaf.tokens)
-        if not leaf.prefix:
-            return field, [toks]
-        expansions = self._expand(searcher, field, toks[-1])
-        return field, [[*toks[:-1], e] for e in expansions]
+    def _variants(
+        self, searcher: Any, field: str, toks: list[str], prefix: bool
+    ) -> list[list[str]]:
+        """The plain token lists a phrase stands for in `field` (a prefix expanded)."""
+        if not prefix:
+            return [toks]
+        return [[*toks[:-1], e] for e in self._expand(searcher, field, toks[-1])]
+
+    def _branches(self, searcher: Any, leaf: Phrase) -> list[tuple[str, list[list[str]], bool]]:
+        """Where a phrase is looked for: (field, its token lists there, whether passages
+        with a lemmas field are left out).
+
+        Only passages whose lemmas differ from their tokens (Russian text) carry a lemmas
+        field; everywhere else the lemmas are the tokens, so a lemma phrase is looked for
+        in `lemmas` there and in `tokens` in every other passage.
+        """
+        if not leaf.lemma:
+            return [
+                (
+                    "tokens",
+                    self._variants(searcher, "tokens", list(leaf.tokens), leaf.prefix),
+                    False,
+                )
+            ]
+        toks = matching.lemmas(leaf.tokens)
+        return [
+            ("lemmas", self._variants(searcher, "lemmas", toks, leaf.prefix), False),
+            ("tokens", self._variants(searcher, "tokens", toks, leaf.prefix), True),
+        ]
+
+    def _restricted(self, query: Any, unlemmatised: bool) -> Any:
+        if not unlemmatised:
+            return query
+        return tantivy.Query.boolean_query(
+            [
+                (tantivy.Occur.Must, query),
+                (tantivy.Occur.MustNot, tantivy.Query.term_query(self.schema, LEMMATISED, "y")),
+            ]
+        )
 
     def _leaf_query(self, searcher: Any, leaf: Leaf) -> Any:
         if isinstance(leaf, Near):
@@ -334,21 +407,30 @@ class EmbeddedBackend:
                     (tantivy.Occur.Must, self._leaf_query(searcher, leaf.right)),
                 ]
             )
-        field, variants = self._phrase_variants(searcher, leaf)
-        if leaf.slop:
-            # Candidates: all the words present; `matching` decides order and distance.
-            clauses = [
-                (tantivy.Occur.Must, self._any_of(field, sorted({v[k] for v in variants})))
-                for k in range(len(leaf.tokens))
-            ]
-            return tantivy.Query.boolean_query(clauses)
-        if not variants:
+        branches = []
+        for field, variants, unlemmatised in self._branches(searcher, leaf):
+            if not variants:
+                continue
+            if leaf.slop:
+                # Candidates: all the words present; `matching` decides order and distance.
+                query = tantivy.Query.boolean_query(
+                    [
+                        (tantivy.Occur.Must, self._any_of(field, sorted({v[k] for v in variants})))
+                        for k in range(len(leaf.tokens))
+                    ]
+                )
+            elif len(variants) == 1:
+                query = self._phrase_query(field, variants[0])
+            else:
+                query = tantivy.Query.boolean_query(
+                    [(tantivy.Occur.Should, self._phrase_query(field, v)) for v in variants]
+                )
+            branches.append(self._restricted(query, unlemmatised))
+        if not branches:
             return tantivy.Query.empty_query()
-        if len(variants) == 1:
-            return self._phrase_query(field, variants[0])
-        return tantivy.Query.boolean_query(
-            [(tantivy.Occur.Should, self._phrase_query(field, v)) for v in variants]
-        )
+        if len(branches) == 1:
+            return branches[0]
+        return tantivy.Query.boolean_query([(tantivy.Occur.Should, b) for b in branches])
 
     def _any_of(self, field: str, words: Sequence[str]) -> Any:
         if len(words) == 1:
@@ -413,29 +495,41 @@ class EmbeddedBackend:
         passage = self._type("passage")
         single = _required_single_leaf(query)
         if single is not None and matching.exact_in_engine(single[0]) and not single[0].prefix:
-            # One plain phrase plus filters: one scored search gives rows and counts.
+            # One plain phrase plus filters: one scored search (per field it is looked
+            # for in) gives rows and counts.
             leaf, rest = single
-            clauses = [
-                (tantivy.Occur.Must, self._leaf_query(searcher, leaf)),
-                (tantivy.Occur.Must, passage),
-            ]
+            filters = [(tantivy.Occur.Must, passage)]
             if rest is not None:
-                clauses.append(
+                filters.append(
                     (
                         tantivy.Occur.Must,
                         tantivy.Query.const_score_query(self._compile(searcher, rest), 0.0),
                     )
                 )
-            scored = tantivy.Query.boolean_query(clauses)
-            field, variants = self._phrase_variants(searcher, leaf)
-            bound = self._bound(searcher, field, variants[0])
-            hits = self._fetch(searcher, scored, bound) if bound else []
-            if not hits:
+            parts = []
+            for field, variants, unlemmatised in self._branches(searcher, leaf):
+                (toks,) = variants  # no prefix: exactly one
+                bound = self._bound(searcher, field, toks)
+                if not bound:
+                    continue
+                phrase = self._phrase_query(field, toks)
+                scored = tantivy.Query.boolean_query(
+                    [(tantivy.Occur.Must, self._restricted(phrase, unlemmatised)), *filters]
+                )
+                hits = self._fetch(searcher, scored, bound)
+                if not hits:
+                    continue
+                scores, addrs = _unzip(hits)
+                parts.append(
+                    (
+                        np.array(searcher.fast_field_values("key", addrs), dtype=np.int64),
+                        np.array(searcher.fast_field_values("pno", addrs), dtype=np.int32),
+                        self._recover_tf(searcher, phrase, scores, addrs),
+                    )
+                )
+            if not parts:
                 return Matches.empty(1)
-            scores, addrs = _unzip(hits)
-            tf = self._recover_tf(searcher, scored, scores, addrs)
-            keys = np.array(searcher.fast_field_values("key", addrs), dtype=np.int64)
-            pnos = np.array(searcher.fast_field_values("pno", addrs), dtype=np.int32)
+            keys, pnos, tf = (np.concatenate(col) for col in zip(*parts, strict=True))
             order = np.lexsort((pnos, keys))
             return Matches(keys[order], pnos[order], tf[order].reshape(-1, 1))
         whole = tantivy.Query.boolean_query(
@@ -495,29 +589,32 @@ class EmbeddedBackend:
     ) -> None:
         """Phrase frequencies of a plain phrase in every matching passage, from tantivy."""
         assert isinstance(leaf, Phrase)
-        field, variants = self._phrase_variants(searcher, leaf)
         sorted_uids = uids[by_uid]
-        for variant in variants:
-            scored = tantivy.Query.boolean_query(
-                [
-                    (tantivy.Occur.Must, self._phrase_query(field, variant)),
-                    (tantivy.Occur.Must, whole),
-                ]
-            )
-            hits = self._all(searcher, scored)
-            if not hits:
-                continue
-            scores, addrs = _unzip(hits)
-            tf = self._recover_tf(searcher, scored, scores, addrs)
-            hit_uids = np.array(searcher.fast_field_values("uid", addrs), dtype=np.int64)
-            rows = by_uid[np.searchsorted(sorted_uids, hit_uids)]
-            np.add.at(out, rows, tf)
+        for field, variants, unlemmatised in self._branches(searcher, leaf):
+            for variant in variants:
+                phrase = self._phrase_query(field, variant)
+                scored = tantivy.Query.boolean_query(
+                    [
+                        (tantivy.Occur.Must, self._restricted(phrase, unlemmatised)),
+                        (tantivy.Occur.Must, whole),
+                    ]
+                )
+                hits = self._all(searcher, scored)
+                if not hits:
+                    continue
+                scores, addrs = _unzip(hits)
+                tf = self._recover_tf(searcher, phrase, scores, addrs)
+                hit_uids = np.array(searcher.fast_field_values("uid", addrs), dtype=np.int64)
+                rows = by_uid[np.searchsorted(sorted_uids, hit_uids)]
+                np.add.at(out, rows, tf)
 
     def _recover_tf(
         self, searcher: Any, query: Any, scores: npt.NDArray[np.float32], addrs: list[Any]
     ) -> npt.NDArray[np.int32]:
         """Invert BM25: score = w·tf/(tf + k1·(1 − b + b·dl/avgdl)) gives tf exactly.
 
+        `query` is the phrase alone: the hits' scores are its scores (every other clause
+        scores 0), and explaining a filter too (a date range) would cost milliseconds.
         w and avgdl are read from tantivy's explanation of one hit, dl from our token
         count through tantivy's field-length code. A hit whose recovered tf is not an
         integer within 0.05 is counted by explanation instead (never guessed).
@@ -606,11 +703,12 @@ class EmbeddedBackend:
             doc = f'{head}, "pno": {p.number}, "uid": {p.uid}, "ntok": {p.ntok}'
             if p.tokens:
                 doc += f', "tokens": "{p.tokens}"'
-            if p.lemmas:
-                # Outside Russian the lemmas are the tokens; pymorphy's forms get escaped.
-                same = p.lemmas is p.tokens
-                lemmas = f'"{p.lemmas}"' if same else json.dumps(p.lemmas, ensure_ascii=False)
-                doc += f', "lemmas": {lemmas}'
+            if p.lemmas is not p.tokens and p.lemmas != p.tokens:
+                # Only where lemmas differ from the tokens (Russian text): elsewhere lemma
+                # queries read `tokens`, and indexing the same words twice cost a third
+                # of ingest. pymorphy's forms get escaped.
+                lemmas = json.dumps(p.lemmas, ensure_ascii=False)
+                doc += f', "lemmas": {lemmas}, "{LEMMATISED}": "y"'
             if p.addressee:
                 doc += f', "addressee": "{p.addressee}"'
             passages.append(doc + "}")
@@ -630,9 +728,93 @@ class EmbeddedBackend:
                 self._writer = None
 
 
-@lru_cache(maxsize=4096)
-def _cached_record(backend: EmbeddedBackend, generation: int, key: int) -> dict[str, Any] | None:
-    return backend._load_record(key)
+# Schema versions whose indexes are rebuilt in place when opened: every version keeps
+# each statement's whole record, so nothing but the index itself is needed.
+UPGRADABLE = frozenset({2})
+_SCHEMA_FILE = "tifa-schema.json"
+log = logging.getLogger("tifa")
+
+
+def _schema_version(path: Path) -> int | None:
+    try:
+        found = json.loads((path / _SCHEMA_FILE).read_text()).get("schema_version")
+    except FileNotFoundError:
+        return None
+    return found if isinstance(found, int) else -1
+
+
+@contextmanager
+def _upgrade_lock(path: Path) -> Iterator[None]:
+    """Held while checking (and maybe upgrading) the schema: two processes opening an old
+    index at once must not both rebuild it."""
+    try:
+        lock = open(path.with_name(path.name + ".upgrade.lock"), "a")  # noqa: SIM115
+    except OSError:
+        yield  # a read-only place: nobody can upgrade it either
+        return
+    with lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _finish_upgrade(path: Path) -> None:
+    """Complete or undo an upgrade a crash interrupted (see `_upgrade` for the steps)."""
+    old, new = path.with_name(path.name + ".old"), path.with_name(path.name + ".upgrade")
+    if old.exists() and not path.exists():
+        os.replace(old, path)  # crashed between the two renames: the old index is whole
+    if old.exists():
+        shutil.rmtree(old)
+    if new.exists():
+        shutil.rmtree(new)
+
+
+def _upgrade(path: Path, version: int) -> None:
+    """Rebuild the index at `path` under the current schema from its stored records.
+
+    The new index is built beside the old one, then swapped in by two renames; until the
+    first rename the old index is untouched, and `_finish_upgrade` repairs a crash
+    between them.
+    """
+    new_path = path.with_name(path.name + ".upgrade")
+    old_index = tantivy.Index.open(str(path))
+    searcher: Any = old_index.searcher()
+    statements = tantivy.Query.term_query(old_index.schema, "doc_type", "statement")
+    total = searcher.search(statements, limit=1, count=True).count
+    log.warning(
+        "upgrading the index at %s from schema version %d to %d (%d statements)",
+        path,
+        version,
+        SCHEMA_VERSION,
+        total,
+    )
+    fresh = EmbeddedBackend(new_path)
+    batch: list[Statement] = []
+    for _, addr in searcher.search(statements, limit=max(total, 1)).hits if total else []:
+        batch.append(statement_from_stored(_loads(searcher.doc(addr)["record"][0])))
+        if len(batch) >= 1000:
+            fresh.write(batch)
+            batch = []
+    if batch:
+        fresh.write(batch)
+    fresh.close()
+    new_path.with_name(new_path.name + ".upgrade.lock").unlink(missing_ok=True)
+    del old_index, searcher
+    os.replace(path, path.with_name(path.name + ".old"))
+    os.replace(new_path, path)
+    shutil.rmtree(path.with_name(path.name + ".old"))
+
+
+def _loads(raw: bytes) -> Any:
+    """JSON from stored bytes: orjson parses a statement record about twice as fast as
+    json (snippets read up to 20 records per search); json is the fallback for anything
+    orjson refuses that json accepts."""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return json.loads(raw)
 
 
 def _unzip(hits: list[tuple[float, Any]]) -> tuple[npt.NDArray[np.float32], list[Any]]:

@@ -37,7 +37,7 @@ def day_number(d: dt.date) -> int:
 
 @dataclass(frozen=True, slots=True)
 class IndexedPassage:
-    """One passage's own indexed values (space-joined folded tokens and lemmas)."""
+    """One passage's own indexed values (whitespace-separated folded tokens and lemmas)."""
 
     number: int
     uid: int
@@ -63,6 +63,7 @@ class Indexed:
 def indexed(st: Statement) -> Indexed:
     """Tokens (and Russian lemmas), keys, filter values and dates of `st` and its passages."""
     russian = st.language == "ru"
+    key = statement_key(st.id)
     passages = []
     total_tokens = 0
     for p in st.passages:
@@ -77,7 +78,7 @@ def indexed(st: Statement) -> Indexed:
         passages.append(
             IndexedPassage(
                 p.number,
-                passage_key(st.id, p.number),
+                passage_key(st.id, p.number, key),
                 ntok,
                 tokens,
                 lemmas,
@@ -85,7 +86,7 @@ def indexed(st: Statement) -> Indexed:
             )
         )
     return Indexed(
-        key=statement_key(st.id),
+        key=key,
         content_hash=st.content_hash(),
         filters={
             "speakers": filter_value_tokens(st.speakers),
@@ -118,7 +119,7 @@ def statement_meta(st: Statement, ix: Indexed) -> dict[str, Any]:
 def documents(st: Statement) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """The passage documents and the statement document of `st`.
 
-    Passage documents carry folded `tokens` (space-joined), `lemmas` (Russian lemmas for
+    Passage documents carry folded `tokens` (whitespace-separated), `lemmas` (Russian lemmas for
     Russian text, the tokens otherwise), the filter fields, dates, and the statement's
     content hash. The statement document carries `meta` (everything but the text) and
     the full `record`.

@@ -21,6 +21,9 @@ TEXTS = {
     "中俄关系进入新时代。中俄新时代全面战略协作伙伴关系。",
     "c": "Стратегическое взаимодействие. Ёлка и елка. The of the of the of the.",
     "d": "Nothing to see here.\n\nOf the people, by the people, for the people.",
+    # Russian whose words are all in their dictionary form, and English in a Russian
+    # statement: passages whose lemmas are their tokens.
+    "e": "Взаимодействие и партнерство.\n\nPartnership of coordination and interaction.",
 }
 META = {
     "a": {
@@ -50,6 +53,13 @@ META = {
         "source": "UN",
         "language": "en",
         "published": "2017-03-10",
+    },
+    "e": {
+        "date": "2021-07-01",
+        "kind": "statement",
+        "speakers": ["Vladimir Putin"],
+        "source": "President of Russia (en.kremlin.ru)",
+        "language": "ru",
     },
 }
 
@@ -109,7 +119,7 @@ def test_write_read_replace_delete(make_backend: BackendFactory) -> None:
     assert len(backend.match(Phrase(("strategic", "partnership")))) == 1
     assert len(backend.match(Phrase(("entirely", "new")))) == 1
     backend.write([], delete=["st-a", "st-b"])
-    assert {m.id for m in backend.statements()} == {"st-c", "st-d"}
+    assert {m.id for m in backend.statements()} == {"st-c", "st-d", "st-e"}
     assert len(backend.match(Phrase(("entirely",)))) == 0
     assert backend.statement("st-a") is None
 
@@ -164,6 +174,13 @@ def _expected(node: object) -> tuple[int, list[int]]:
         Near(Phrase(("china",)), Phrase(("partnership",)), 3),
         Near(Phrase(("people",)), Phrase(("of", "the")), 0),
         Phrase(("стратегический", "взаимодействие"), lemma=True),
+        Phrase(("partnership",), lemma=True),
+        Phrase(("взаимодействие",), lemma=True),
+        Phrase(("стратегический", "взаимодействие"), slop=1, lemma=True),
+        Phrase(("партнер",), prefix=True, lemma=True),
+        Near(Phrase(("взаимодействие",), lemma=True), Phrase(("партнерство",)), 2),
+        Or((Phrase(("взаимодействие",), lemma=True), Phrase(("coordination",)))),
+        And((Phrase(("partnership",), lemma=True), FieldIs("lang", "ru"))),
         And((Phrase(("china",)), Phrase(("strategic",)))),
         Or((Phrase(("中", "俄")), Phrase(("people",)))),
         And((Phrase(("the",)), Not(Phrase(("people",))))),
