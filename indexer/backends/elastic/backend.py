@@ -11,8 +11,8 @@ the count is read back from the score; the rare score too close to 1 to tell `n`
 
 Round trips are kept few: one search per page of matches (a point in time only when the
 matches take more than one page), one for the passage texts of a page of results, and
-the index generation is read at most once per `generation_ttl` seconds (this instance's
-own writes update it at once).
+the index generation is kept fresh by a watcher thread while the backend is in use
+(this instance's own writes update it at once).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import time
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any, cast
 
 import numpy as np
@@ -46,6 +46,7 @@ PAGE = 10_000
 SORT = [{"key": "asc"}, {"pno": "asc"}]
 GENERATION_ID = "__generation__"
 GENERATION_TTL = 1.0  # seconds a generation read from the engine is trusted
+WATCH_IDLE = 60.0  # seconds without a query after which the generation is no longer watched
 RECORD_BATCH = 200  # statement records fetched per request
 PASSAGE_BATCH = 1000  # passage texts fetched per request, at most
 RECORD_CACHE = 4096  # statement records kept (per generation)
@@ -152,6 +153,9 @@ class ElasticBackend:
         self._generation: tuple[int, float] | None = None
         self._epoch = 0
         self._lock = threading.Lock()
+        self._watcher: threading.Thread | None = None
+        self._last_asked = 0.0
+        self._closed = threading.Event()
         # Vocabulary entries (group, word) known to be stored: not sent again.
         self._words: set[tuple[str, str]] = set()
         self._keeps_text = True  # passage documents carry their text
@@ -193,12 +197,22 @@ class ElasticBackend:
     def generation(self) -> int:
         """The index generation: read from the engine at most once per `generation_ttl`
         seconds; this instance's own writes set it as they return (read-after-write),
-        other processes' writes are seen within the TTL."""
+        other processes' writes are seen within the TTL.
+
+        While the backend is in use a watcher thread re-reads it every half TTL, so a
+        query does not wait for that read (one round trip, as long as a whole cold query
+        on a small index); it stops after `WATCH_IDLE` seconds without a call.
+        """
+        self._last_asked = now = time.monotonic()
+        self._watch()
         cached = self._generation
-        now = time.monotonic()
         if cached is not None and now - cached[1] < self.generation_ttl:
             return cached[0]
+        return self._read_generation()
+
+    def _read_generation(self) -> int:
         epoch = self._epoch
+        now = time.monotonic()
         with _engine("read the index generation"):
             resp = self.client.options(ignore_status=404).get(
                 index=self.alias, id=GENERATION_ID, source=False
@@ -208,6 +222,26 @@ class ElasticBackend:
             if self._epoch == epoch:
                 self._generation = (gen, now)
         return gen
+
+    def _watch(self) -> None:
+        watcher = self._watcher
+        if (watcher is not None and watcher.is_alive()) or self._closed.is_set():
+            return
+        with self._lock:
+            if self._watcher is not watcher:
+                return  # another thread started one meanwhile
+            self._watcher = threading.Thread(
+                target=self._watch_loop, name="tifa-es-generation", daemon=True
+            )
+            self._watcher.start()
+
+    def _watch_loop(self) -> None:
+        while not self._closed.wait(self.generation_ttl / 2):
+            if time.monotonic() - self._last_asked > WATCH_IDLE:
+                return
+            # On failure the next query reads it itself, and reports what went wrong.
+            with suppress(TifaError):
+                self._read_generation()
 
     def _set_generation(self, gen: int | None) -> None:
         with self._lock:
@@ -760,4 +794,8 @@ class ElasticBackend:
         self._set_generation(None)
 
     def close(self) -> None:
+        self._closed.set()
+        watcher = self._watcher
+        if watcher is not None and watcher is not threading.current_thread():
+            watcher.join(timeout=5)
         self.client.close()
