@@ -151,7 +151,10 @@ def _dumps(value: dict[str, Any], *, sort_keys: bool = False) -> bytes:
 
 def _pieces(st: Statement) -> tuple[dict[str, Any], bytes, _Pieces]:
     """The header, the text as JSON, and each passage's values as JSON."""
-    passages = [(_json(p.number), _json(p.text), _json(p.addressee)) for p in st.passages]
+    passages = [
+        (b"%d" % p.number, _json(p.text), b"null" if p.addressee is None else _json(p.addressee))
+        for p in st.passages
+    ]
     return st.header(), _json(st.text), passages
 
 

@@ -227,6 +227,13 @@ def _is_han(ch: str) -> bool:
 
 
 def _join_lines(lines: list[str]) -> str:
+    if len(lines) == 1:
+        return lines[0]
+    joined = " ".join(lines)
+    # No line ends with a hyphen (each line's end is followed by a space here) and no
+    # Han character: the rules below would join every line with a space.
+    if "- " not in joined and joined.isascii():
+        return joined
     out = lines[0]
     for line in lines[1:]:
         if out.endswith("-") and len(out) > 1 and out[-2].isalpha():
