@@ -184,17 +184,9 @@ class EmbeddedBackend:
 
     @staticmethod
     def _fetch(searcher: Any, query: Any, limit: int) -> list[tuple[float, Any]]:
-        """Up to `limit` hits. Hundreds of thousands of (score, address) pairs are made
-        at once: the cyclic GC is paused meanwhile, since it would otherwise walk every
-        live object many times over (tuples of floats hold no cycles)."""
-        paused = gc.isenabled()
-        if paused:
-            gc.disable()
-        try:
+        """Up to `limit` hits (made with the cyclic GC paused, see `_gc_paused`)."""
+        with _gc_paused():
             hits: list[tuple[float, Any]] = searcher.search(query, limit=limit, count=False).hits
-        finally:
-            if paused:
-                gc.enable()
         return hits
 
     def _bound(self, searcher: Any, field: str, toks: Sequence[str]) -> int:
@@ -483,7 +475,8 @@ class EmbeddedBackend:
 
     def match(self, query: Node) -> Matches:
         try:
-            return self._match(query)
+            with _gc_paused():
+                return self._match(query)
         except TifaError:
             raise
         except (ValueError, OSError, RuntimeError) as exc:
@@ -805,6 +798,21 @@ def _upgrade(path: Path, version: int) -> None:
     os.replace(path, path.with_name(path.name + ".old"))
     os.replace(new_path, path)
     shutil.rmtree(path.with_name(path.name + ".old"))
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic GC (if on): hundreds of thousands of (score, address) hits are
+    made at once, and each collection would walk them all (they hold no cycles); paused
+    until they are freed, at the end of the match."""
+    paused = gc.isenabled()
+    if paused:
+        gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()
 
 
 def _loads(raw: bytes) -> Any:
