@@ -25,7 +25,21 @@ from indexer.catalog import Catalog, Codes, catalog_of, period_label
 from indexer.errors import InvalidInput, QueryError
 from indexer.matching import spans
 from indexer.matchstore import MatchStore
-from indexer.query import Leaf, Node, Phrase, leaves, parse, with_filters
+from indexer.query import (
+    And,
+    DateRange,
+    FieldIs,
+    Leaf,
+    MatchAll,
+    Node,
+    Not,
+    Or,
+    Phrase,
+    leaves,
+    parse,
+    text_clauses,
+    with_filters,
+)
 from indexer.text import TokenOffsets, phrase_offsets
 
 SORTS = ("relevance", "date", "-date")
@@ -253,8 +267,8 @@ class Search:
                 self._cache.move_to_end(key)
                 return self._cache[key]
         catalog = self.catalog()
-        matches = None
-        stored = self.store is not None and node in self._persisted
+        matches = self._narrowed(node, key[1], catalog)
+        stored = matches is None and self.store is not None and node in self._persisted
         if stored:
             assert self.store is not None
             matches = self.store.load(catalog.fingerprint, node)
@@ -274,6 +288,22 @@ class Search:
                 _, old = self._cache.popitem(last=False)
                 self._rows_held -= len(old.matches)
         return ranked
+
+    def _narrowed(self, node: Node, generation: int, catalog: Catalog) -> Matches | None:
+        """The matches of `text AND filters` cut from the cached matches of `text` alone,
+        when the filters hold or fail for a statement as a whole (refining a search by
+        year, kind or speaker then costs no search); None otherwise."""
+        split = _text_and_filters(node)
+        if split is None:
+            return None
+        with self._lock:
+            base = self._cache.get((split[0], generation))
+        if base is None or len(base.rows) == 0 or not bool((base.rows >= 0).all()):
+            return None  # not cached, or a statement the catalog does not know yet
+        admitted = catalog.admitted(split[1])[base.rows]
+        keep = np.repeat(admitted, np.diff(base.starts))
+        m = base.matches
+        return Matches(m.keys[keep], m.passages[keep], m.occurrences[keep])
 
     def _rank(self, matches: Matches, catalog: Catalog) -> _Ranked:
         if len(matches) == 0:
@@ -537,6 +567,34 @@ class Search:
             )
             for p in periods
         ]
+
+
+def _statement_level(node: Node) -> bool:
+    """Whether a filter holds or fails for all passages of a statement alike (every
+    field but the addressee, which each passage has of its own)."""
+    if isinstance(node, FieldIs):
+        return node.field != "addressee"
+    if isinstance(node, (DateRange, MatchAll)):
+        return True
+    if isinstance(node, Not):
+        return _statement_level(node.child)
+    if isinstance(node, (And, Or)):
+        return all(_statement_level(c) for c in node.children)
+    return False
+
+
+def _text_and_filters(node: Node) -> tuple[Node, Node] | None:
+    """(the text part, the filters) of `text AND statement-level filters`, else None."""
+    if not isinstance(node, And):
+        return None
+    text = [c for c in node.children if text_clauses(c)]
+    rest = [c for c in node.children if not text_clauses(c)]
+    if not text or not rest or not all(_statement_level(c) for c in rest):
+        return None
+    return (
+        text[0] if len(text) == 1 else And(tuple(text)),
+        rest[0] if len(rest) == 1 else And(tuple(rest)),
+    )
 
 
 def kwic(

@@ -213,3 +213,55 @@ def test_passage_texts_and_generation(make_backend: BackendFactory) -> None:
     texts = backend.passage_texts([(key, 0), (key, 1), (key, 7)])
     assert texts == {(key, 0): stmts[1].passages[0].text, (key, 1): stmts[1].passages[1].text}
     assert backend.ready()
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        DateRange("date", dt.date(2019, 1, 1), dt.date(2020, 12, 31)),
+        FieldIs("kind", "speech"),
+        Not(FieldIs("speaker", "xi jinping")),
+        And((FieldIs("lang", "en"), DateRange("published", None, dt.date(2019, 12, 31)))),
+        Or((FieldIs("source", "kremlin"), FieldIs("kind", "message"))),
+    ],
+    ids=repr,
+)
+@pytest.mark.parametrize(
+    "text",
+    [
+        Phrase(("strategic", "partnership")),
+        Phrase(("the",)),
+        And((Phrase(("of",)), Phrase(("the",)))),
+        Or((Phrase(("中", "俄")), Phrase(("people",)))),
+    ],
+    ids=repr,
+)
+def test_refining_a_cached_search_by_statement_filters_equals_searching_anew(
+    make_backend: BackendFactory, text: object, filters: object
+) -> None:
+    """`text AND filters` cut from the cached matches of `text` (no search) is exactly
+    what the engine answers for it."""
+    from indexer.search import Search
+
+    backend = make_backend()
+    backend.write(corpus())
+    node = And((text, filters))  # type: ignore[arg-type]
+    want = backend.match(node)
+    search = Search(backend)
+    search.ranked(text)  # type: ignore[arg-type]
+    searched: list[object] = []
+    match = backend.match
+
+    def counting(query: object) -> object:
+        searched.append(query)
+        return match(query)  # type: ignore[arg-type]
+
+    backend.match = counting  # type: ignore[method-assign]
+    got = search.ranked(node).matches
+    assert searched == []
+    assert got.keys.tolist() == want.keys.tolist()
+    assert got.passages.tolist() == want.passages.tolist()
+    assert got.occurrences.tolist() == want.occurrences.tolist()
+    # An addressee filter is a passage's own: it is searched, not cut.
+    search.ranked(And((text, FieldIs("addressee", "putin"))))  # type: ignore[arg-type]
+    assert len(searched) == 1
