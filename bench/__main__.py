@@ -1036,6 +1036,7 @@ def hotspots(run: Run, tgts: Sequence[rp.Target]) -> str:
         ]
         b.close()
         shutil.rmtree(tmp, ignore_errors=True)
+        tmp.with_name(tmp.name + ".upgrade.lock").unlink(missing_ok=True)
     backend.close()
     for title, text in run.numbers.get("es_profiles", []):
         parts += ["", f"### {title}", "", "```", text, "```"]
