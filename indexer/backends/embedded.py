@@ -1,9 +1,11 @@
 """The embedded backend: a tantivy index on local disk.
 
-One tantivy document per passage (folded tokens, filter fields, statement key) and one per
-statement (the full record as JSON). Exact occurrence counts for plain phrases come from
-tantivy's own phrase frequencies, recovered from its BM25 scores (see `_recover_tf`);
-proximity clauses are verified against the passage text with `indexer.matching`.
+One tantivy document per passage (folded tokens, lemmas where they differ from the
+tokens, filter fields, statement key) and one per statement (the full record as JSON).
+Exact occurrence counts for plain phrases come from tantivy's own phrase frequencies,
+recovered from its BM25 scores (see `_recover_tf`); proximity clauses are verified against
+the passage text with `indexer.matching`. An index of an older schema is rebuilt from its
+stored records when opened (`_upgrade`).
 """
 
 from __future__ import annotations
