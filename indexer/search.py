@@ -638,12 +638,9 @@ def kwic(
 def _plain_offsets(text: str, clauses: Sequence[Leaf]) -> list[tuple[int, int]] | None:
     """Character spans of every occurrence of plain phrases in an ASCII-path text, in
     order, without tokenising it; None when a clause or the text needs the tokens."""
-    found: set[tuple[int, int]] = set()
+    phrases = []
     for leaf in clauses:
         if not isinstance(leaf, Phrase) or leaf.slop or leaf.prefix or leaf.lemma:
             return None
-        offsets = phrase_offsets(text, leaf.tokens)
-        if offsets is None:
-            return None
-        found.update(offsets)
-    return sorted(found)
+        phrases.append(leaf.tokens)
+    return phrase_offsets(text, phrases)

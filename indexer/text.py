@@ -167,14 +167,15 @@ def _ascii_phrase(tokens: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile(f"(?<![a-z0-9])(?=({body})(?![a-z0-9]))")
 
 
-def phrase_offsets(text: str, tokens: Sequence[str]) -> list[tuple[int, int]] | None:
-    """[start, end) in `text` of every occurrence of the folded phrase `tokens`, found by
-    one regex over the text where it takes the ASCII path (tokens are the runs of
-    [a-z0-9] of the lower-cased text); None where it does not."""
+def phrase_offsets(text: str, phrases: Sequence[Sequence[str]]) -> list[tuple[int, int]] | None:
+    """[start, end) in `text` of every occurrence of each folded phrase, in order, found
+    by one regex per phrase over the text where it takes the ASCII path (tokens are the
+    runs of [a-z0-9] of the lower-cased text); None where it does not."""
     view = _ascii_view(text)
     if view is None:
         return None
-    return [m.span(1) for m in _ascii_phrase(tuple(tokens)).finditer(view)]
+    found = {m.span(1) for toks in phrases for m in _ascii_phrase(tuple(toks)).finditer(view)}
+    return sorted(found)
 
 
 def terms(text: str) -> list[str]:
