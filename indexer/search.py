@@ -441,7 +441,11 @@ class Search:
         wanted: dict[int, list[int]] = {}
         for i in page:
             rows = self._rows_of(ranked, i)
-            pnos = ranked.matches.passages[rows.start : rows.start + max(snippets, 1)]
+            # A statement's own rows only (a statement with fewer matching passages than
+            # snippets must not ask for its neighbour's passage numbers).
+            pnos = ranked.matches.passages[
+                rows.start : min(rows.stop, rows.start + max(snippets, 1))
+            ]
             wanted[ranked.keys[i]] = pnos.tolist()
         texts = self.backend.passage_texts(
             [(k, p) for k, ps in wanted.items() for p in ps] if snippets else []

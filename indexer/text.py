@@ -161,10 +161,12 @@ class TokenOffsets:
 
 @lru_cache(maxsize=1024)
 def _ascii_phrase(tokens: tuple[str, ...]) -> re.Pattern[str]:
-    # A lookahead captures each occurrence, so overlapping ones ("the the" in "the the
-    # the") are all found, as token by token.
-    body = "[^a-z0-9]+".join(map(re.escape, tokens))
-    return re.compile(f"(?<![a-z0-9])(?=({body})(?![a-z0-9]))")
+    # The first word opens the pattern and the word boundary before it is checked after
+    # it: a pattern that starts with a literal is scanned for by re's fast prefix search,
+    # about ten times faster than trying a leading assertion at every position.
+    first, *rest = map(re.escape, tokens)
+    tail = "".join(f"[^a-z0-9]+{t}" for t in rest)
+    return re.compile(f"{first}(?<![a-z0-9]{first}){tail}(?![a-z0-9])")
 
 
 def phrase_offsets(text: str, phrases: Sequence[Sequence[str]]) -> list[tuple[int, int]] | None:
@@ -174,7 +176,15 @@ def phrase_offsets(text: str, phrases: Sequence[Sequence[str]]) -> list[tuple[in
     view = _ascii_view(text)
     if view is None:
         return None
-    found = {m.span(1) for toks in phrases for m in _ascii_phrase(tuple(toks)).finditer(view)}
+    found = set()
+    for toks in phrases:
+        search = _ascii_phrase(tuple(toks)).search
+        # Each search resumes one character after the last start, so that overlapping
+        # occurrences ("the the" in "the the the") are all found, as token by token.
+        m = search(view)
+        while m is not None:
+            found.add(m.span())
+            m = search(view, m.start() + 1)
     return sorted(found)
 
 

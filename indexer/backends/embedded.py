@@ -1,7 +1,8 @@
 """The embedded backend: a tantivy index on local disk.
 
 One tantivy document per passage (folded tokens, lemmas where they differ from the
-tokens, filter fields, statement key) and one per statement (the full record as JSON).
+tokens, filter fields, statement key, the passage's own text for snippets) and one per
+statement (the full record as JSON).
 Exact occurrence counts for plain phrases come from tantivy's own phrase frequencies,
 recovered from its BM25 scores (see `_recover_tf`); proximity clauses are verified against
 the passage text with `indexer.matching`. An index of an older schema is rebuilt from its
@@ -10,6 +11,7 @@ stored records when opened (`_upgrade`).
 
 from __future__ import annotations
 
+import base64
 import fcntl
 import gc
 import json
@@ -51,7 +53,7 @@ from indexer.query import (
 )
 from indexer.text import terms
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # Marks the passages that carry a `lemmas` field (their lemmas differ from their tokens).
 LEMMATISED = "lemmatised"
 # Statement records kept in memory (each is the whole text, tens of kB).
@@ -94,6 +96,9 @@ def _schema() -> tantivy.Schema:
     sb.add_text_field("hash", stored=True, tokenizer_name="raw")
     sb.add_bytes_field("meta", stored=True)
     sb.add_bytes_field("record", stored=True)
+    # A passage's original text (UTF-8): snippets read a page's passages, not the whole
+    # records of its statements (parsing those was two thirds of a rare name's search).
+    sb.add_bytes_field("text", stored=True)
     return sb.build()
 
 
@@ -255,10 +260,57 @@ class EmbeddedBackend:
         self._records.clear()
 
     def passage_texts(self, wanted: Sequence[tuple[int, int]]) -> dict[tuple[int, int], str]:
+        """The texts asked for: from records already read, else from the passage
+        documents (one search), else (a passage stored without its text) from records."""
         if not wanted:
             return {}
-        records = self._records_for(self.generation(), dict.fromkeys(k for k, _ in wanted))
-        return verify.passage_texts(records.get, wanted)
+        gen = self.generation()
+        at_hand = {k for k, _ in wanted if (gen, k) in self._records}
+        out = verify.passage_texts(self._records_for(gen, at_hand).get, wanted) if at_hand else {}
+        todo = [(k, n) for k, n in wanted if k not in at_hand]
+        if todo:
+            texts, older = self._stored_texts(todo)
+            out.update(texts)
+            if older:
+                rest = [(k, n) for k, n in todo if k in older]
+                out.update(verify.passage_texts(self._records_for(gen, older).get, rest))
+        return out
+
+    def _stored_texts(
+        self, wanted: Sequence[tuple[int, int]]
+    ) -> tuple[dict[tuple[int, int], str], set[int]]:
+        """Texts of the passage documents asked for, and the statements whose passages
+        were found without one."""
+        searcher = self._searcher()
+        term = tantivy.Query.term_query
+        pairs = [
+            (
+                tantivy.Occur.Should,
+                tantivy.Query.boolean_query(
+                    [
+                        (tantivy.Occur.Must, term(self.schema, "key", k)),
+                        (tantivy.Occur.Must, term(self.schema, "pno", n)),
+                    ]
+                ),
+            )
+            for k, n in dict.fromkeys(wanted)
+        ]
+        q = tantivy.Query.boolean_query(
+            [
+                (tantivy.Occur.Must, tantivy.Query.boolean_query(pairs)),
+                (tantivy.Occur.Must, self._type("passage")),
+            ]
+        )
+        out: dict[tuple[int, int], str] = {}
+        older: set[int] = set()
+        for _, addr in searcher.search(q, limit=len(pairs)).hits:
+            doc = searcher.doc(addr)
+            key, text = doc["key"][0], doc.get_first("text")
+            if text is None:
+                older.add(key)
+            else:
+                out[(key, doc["pno"][0])] = bytes(text).decode("utf-8")
+        return out, older
 
     def _record_of(self) -> verify.RecordOf:
         gen = self.generation()
@@ -693,9 +745,12 @@ class EmbeddedBackend:
         shared.update(date=ix.date, published=ix.published)
         head = json.dumps(shared, ensure_ascii=False)[:-1]
         passages = []
-        for p in ix.passages:
-            # Folded tokens are letters, marks and digits: nothing in them needs escaping.
-            doc = f'{head}, "pno": {p.number}, "uid": {p.uid}, "ntok": {p.ntok}'
+        b64 = base64.b64encode
+        for p, source in zip(ix.passages, st.passages, strict=True):
+            # Folded tokens are letters, marks and digits: nothing in them needs escaping;
+            # tantivy reads a bytes field from JSON as base64.
+            text = b64(source.text.encode("utf-8")).decode("ascii")
+            doc = f'{head}, "pno": {p.number}, "uid": {p.uid}, "ntok": {p.ntok}, "text": "{text}"'
             if p.tokens:
                 doc += f', "tokens": "{p.tokens}"'
             if p.lemmas is not p.tokens and p.lemmas != p.tokens:
@@ -725,7 +780,7 @@ class EmbeddedBackend:
 
 # Schema versions whose indexes are rebuilt in place when opened: every version keeps
 # each statement's whole record, so nothing but the index itself is needed.
-UPGRADABLE = frozenset({2})
+UPGRADABLE = frozenset({2, 3})
 _SCHEMA_FILE = "tifa-schema.json"
 log = logging.getLogger("tifa")
 

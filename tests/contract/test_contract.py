@@ -212,6 +212,9 @@ def test_passage_texts_and_generation(make_backend: BackendFactory) -> None:
     key = meta["st-b"].key
     texts = backend.passage_texts([(key, 0), (key, 1), (key, 7)])
     assert texts == {(key, 0): stmts[1].passages[0].text, (key, 1): stmts[1].passages[1].text}
+    # Every passage of every statement (Chinese, Russian, accents) comes back verbatim.
+    every = {(meta[st.id].key, p.number): p.text for st in stmts for p in st.passages}
+    assert backend.passage_texts(list(every)) == every
     assert backend.ready()
 
 

@@ -40,12 +40,13 @@ def _mark_version(path: Path, version: int) -> None:
     (path / "tifa-schema.json").write_text(json.dumps({"schema_version": version}))
 
 
-def test_an_older_index_is_rebuilt_with_the_same_answers(tmp_path: Path) -> None:
+@pytest.mark.parametrize("version", [2, 3])
+def test_an_older_index_is_rebuilt_with_the_same_answers(tmp_path: Path, version: int) -> None:
     path = tmp_path / "index"
     before = _written(path)
     # The records an older schema kept are all an upgrade reads: an index marked as
-    # version 2 is rebuilt from them.
-    _mark_version(path, 2)
+    # an older version is rebuilt from them.
+    _mark_version(path, version)
     backend = EmbeddedBackend(path)
     assert json.loads((path / "tifa-schema.json").read_text())["schema_version"] == SCHEMA_VERSION
     assert _answer(backend) == before
