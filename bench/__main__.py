@@ -118,6 +118,87 @@ class Run:
         self.tables.append(tab)
 
 
+# Prefixes of ungdc_en (statements) giving about 10k and 100k passages.
+SCALE_PREFIXES = (260, 2_600)
+
+
+def scaling(
+    run: Run,
+    ungdc: ds.DatasetSpec,
+    grown: Sequence[ds.DatasetSpec],
+    measured: dict[str, tuple[wl.Samples, wl.Samples]],
+    qs: Sequence[wl.Q],
+) -> None:
+    """Cold and warm phrase search and ingest against corpus size: prefixes of ungdc_en
+    (about 10k and 100k passages), the whole of it, and the synthetic growths; the same
+    unfiltered queries on each, cold runs as in the growth table (whose figures for
+    the grown datasets, `measured`, are reused)."""
+    plan = run.plan
+    specs = [
+        ds.DatasetSpec(f"ungdc-first-{n}", ("ungdc",), limit=n)
+        for n in SCALE_PREFIXES
+        if plan.limit is None or n < plan.limit
+    ]
+    specs += [ungdc, *grown]
+    rows: list[list[str]] = []
+    points: list[tuple[int, float, float, float, float]] = []
+    for spec in specs:
+        run.log(f"scaling: {spec.name}")
+        data = ds.embedded_index(run.store, spec, base=ungdc if spec.base else None)
+        stats = ds.ingest_stats(run.store, spec)
+        backend = wl.open_embedded(data)
+        passages = sum(m.passages for m in backend.statements())
+        if spec.name in measured:
+            cold, warm = measured[spec.name]
+        else:
+            cold, warm, _ = wl.run_phrase_api(
+                backend, qs, max(1, plan.reps_cold - 1), plan.reps_warm
+            )
+        backend.close()
+        c, w = cold.medians(), warm.medians()
+        points.append((passages, c.pct(50), c.pct(95), w.pct(50), stats.rate))
+        rows.append(
+            [
+                spec.name,
+                f"{passages:,}",
+                rp.fmt_ms(c.pct(50)),
+                rp.fmt_ms(c.pct(95)),
+                rp.fmt_ms(w.pct(50)),
+                f"{stats.rate:,.0f}",
+                f"{stats.peak_rss_mb:,.0f} MB",
+                f"{stats.index_mb:,.0f} MB",
+            ]
+        )
+    run.numbers["scaling"] = points
+    tab = rp.Table(
+        "Scaling with corpus size",
+        f"The {len(qs)} unfiltered phrase queries (top 20 + KWIC, exact totals) on prefixes "
+        "of ungdc_en, the whole of it and its synthetic growths; percentiles over "
+        "per-query medians. Ingest is the embedded build of that dataset (for grown "
+        "datasets: of the synthetic part, on top of ungdc_en's index); its peak RSS is "
+        "the ingest child's own.",
+        [
+            "dataset",
+            "passages",
+            "cold p50",
+            "cold p95",
+            "warm p50",
+            "ingest passages/s",
+            "ingest peak RSS",
+            "index size",
+        ],
+        rows,
+    )
+    if rp.plot_scaling(points, tab.title, run.plots / "scaling.png"):
+        try:
+            tab.plot = (
+                (run.plots / "scaling.png").relative_to(run.args.out.resolve().parent).as_posix()
+            )
+        except ValueError:
+            tab.plot = str(run.plots / "scaling.png")
+    run.tables.append(tab)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse(argv)
     plan = QUICK if args.quick else DEFAULT
@@ -215,10 +296,10 @@ def workloads(
     gdata = ds.embedded_index(store, grown, base=ungdc)
     log("grown index ready")
     big_dir = None
+    big = ds.DatasetSpec(
+        "grown-10M", ("ungdc",), limit=plan.limit, grow_to=10_000_000, base="ungdc"
+    )
     if plan.big:
-        big = ds.DatasetSpec(
-            "grown-10M", ("ungdc",), limit=plan.limit, grow_to=10_000_000, base="ungdc"
-        )
         big_dir = ds.embedded_index(store, big, base=ungdc)
 
     # ---- ingest -----------------------------------------------------------------------------
@@ -537,6 +618,10 @@ def workloads(
         "growth",
     )
     gbackend.close()
+    measured = {grown.name: (gcold, gwarm)}
+    if big_dir is not None:
+        measured[big.name] = (bcold, bwarm)
+    scaling(run, ungdc, [grown] + ([big] if big_dir is not None else []), measured, g_qs)
 
     # ---- Elasticsearch ------------------------------------------------------------------------
     if not args.no_es:

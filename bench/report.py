@@ -114,6 +114,46 @@ def plot(samples: Sequence[Samples], title: str, path: Path) -> bool:
     return True
 
 
+def plot_scaling(
+    points: Sequence[tuple[int, float, float, float, float]], title: str, path: Path
+) -> bool:
+    """Latency (cold p50/p95, warm p50) and ingest rate against passages, log-log."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    if not points:
+        return False
+    pts = sorted(points)
+    n = [p[0] for p in pts]
+    fig, (lat, ing) = plt.subplots(1, 2, figsize=(10, 3.6))
+    for i, (label, style) in enumerate(
+        (("cold p50", "o-"), ("cold p95", "s--"), ("warm p50", "^:")), start=1
+    ):
+        lat.plot(n, [max(p[i], 1e-3) for p in pts], style, label=label)
+    lat.set_xscale("log")
+    lat.set_yscale("log")
+    lat.set_xlabel("passages")
+    lat.set_ylabel("ms (top 20 + KWIC)")
+    lat.legend(fontsize=8)
+    lat.grid(True, which="major", alpha=0.3)
+    ing.plot(n, [p[4] for p in pts], "o-", color="#2e7d32")
+    ing.set_xscale("log")
+    ing.set_xlabel("passages")
+    ing.set_ylabel("ingest passages/s")
+    ing.set_ylim(bottom=0)
+    ing.grid(True, which="major", alpha=0.3)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
+
+
 def _first(path: str, prefix: str) -> str:
     """The first line of a /proc file starting with `prefix`, after its colon ('' if none)."""
     try:
