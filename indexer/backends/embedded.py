@@ -232,21 +232,7 @@ class EmbeddedBackend:
         if not missing:
             return out
         searcher = self._searcher()
-        q = tantivy.Query.boolean_query(
-            [
-                # OR of term queries: several times cheaper than a term-set query here.
-                (
-                    tantivy.Occur.Must,
-                    tantivy.Query.boolean_query(
-                        [
-                            (tantivy.Occur.Should, tantivy.Query.term_query(self.schema, "key", k))
-                            for k in missing
-                        ]
-                    ),
-                ),
-                (tantivy.Occur.Must, self._type("statement")),
-            ]
-        )
+        q = self._of_statements(missing, "statement")
         found: dict[int, dict[str, Any]] = {}
         for _, addr in searcher.search(q, limit=len(missing)).hits:
             doc = searcher.doc(addr)
@@ -256,6 +242,17 @@ class EmbeddedBackend:
         for key in missing:
             out[key] = self._records[(gen, key)] = found.get(key)
         return out
+
+    def _of_statements(self, keys: Iterable[int], doc_type: str) -> Any:
+        """The documents of `doc_type` of the statements with these keys."""
+        term = tantivy.Query.term_query
+        # An OR of term queries: several times cheaper than a term-set query here.
+        any_key = tantivy.Query.boolean_query(
+            [(tantivy.Occur.Should, term(self.schema, "key", k)) for k in keys]
+        )
+        return tantivy.Query.boolean_query(
+            [(tantivy.Occur.Must, any_key), (tantivy.Occur.Must, self._type(doc_type))]
+        )
 
     def clear_record_cache(self) -> None:
         """Forget the records read so far (benchmarks measure reads from the index)."""
@@ -285,23 +282,9 @@ class EmbeddedBackend:
         were found without one."""
         searcher = self._searcher()
         keys = dict.fromkeys(k for k, _ in wanted)
-        # Every passage of the statements concerned (one term per statement), then the
-        # wanted ones picked by their fast fields: three times cheaper than a query per
-        # (statement, passage) pair.
-        q = tantivy.Query.boolean_query(
-            [
-                (
-                    tantivy.Occur.Must,
-                    tantivy.Query.boolean_query(
-                        [
-                            (tantivy.Occur.Should, tantivy.Query.term_query(self.schema, "key", k))
-                            for k in keys
-                        ]
-                    ),
-                ),
-                (tantivy.Occur.Must, self._type("passage")),
-            ]
-        )
+        # Every passage of the statements concerned, then the wanted ones picked by their
+        # fast fields: three times cheaper than a query per (statement, passage) pair.
+        q = self._of_statements(keys, "passage")
         _, by_key = self._metas()
         metas = [by_key.get(k) for k in keys]
         if all(metas):
