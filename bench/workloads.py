@@ -571,6 +571,7 @@ class LoadResult:
     latencies: list[float]
     by_kind: dict[str, int]
     error_samples: list[str]
+    latencies_by_kind: dict[str, list[float]] = field(default_factory=dict)
 
     @property
     def rps(self) -> float:
@@ -631,6 +632,7 @@ def run_load(
     until `seconds` have passed (bounded in time, loopback only)."""
     lat: list[float] = []
     kinds: dict[str, int] = {}
+    by_kind: dict[str, list[float]] = {}
     errors: list[str] = []
     host, port = url.removeprefix("http://").split(":")
 
@@ -655,7 +657,9 @@ def run_load(
                     errors.append(f"{type(exc).__name__} {path}")
                     writer.close()
                     reader, writer = await asyncio.open_connection(host, int(port))
-                lat.append((time.perf_counter() - t0) * 1000)
+                took = (time.perf_counter() - t0) * 1000
+                lat.append(took)
+                by_kind.setdefault(kind, []).append(took)
                 kinds[kind] = kinds.get(kind, 0) + 1
         finally:
             writer.close()
@@ -667,4 +671,4 @@ def run_load(
         return time.perf_counter() - t0
 
     took = asyncio.run(main())
-    return LoadResult(len(lat), len(errors), took, lat, kinds, errors[:5])
+    return LoadResult(len(lat), len(errors), took, lat, kinds, errors[:5], by_kind)
