@@ -278,6 +278,10 @@ class IngestStats:
     index_mb: float
     note: str = ""
     lexicon_seconds: float = 0.0  # precomputing the formula lexicon's matches after ingest
+    # The highest anonymous memory seen (RssAnon, sampled): the peak RSS less the pages of
+    # mapped files, i.e. the index segments tantivy reads through mmap while merging,
+    # which the kernel can drop and read again.
+    peak_anon_mb: float = 0.0
 
     @property
     def rate(self) -> float:
@@ -300,6 +304,39 @@ def peak_rss_mb() -> float:
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class AnonPeak:
+    """Samples this process's RssAnon every 50 ms in a thread, keeping the highest."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.peak_mb = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> AnonPeak:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.05):
+            self._sample()
+
+    def _sample(self) -> None:
+        try:
+            for line in Path("/proc/self/status").read_text().splitlines():
+                if line.startswith("RssAnon:"):
+                    self.peak_mb = max(self.peak_mb, int(line.split()[1]) / 1024)
+                    return
+        except OSError:
+            pass
 
 
 def run_child(args: Sequence[str], log: Path) -> tuple[int, float, float]:
@@ -349,9 +386,16 @@ def embedded_index(store: Store, spec: DatasetSpec, base: DatasetSpec | None = N
         index_mb=dir_mb(data / "index"),
         note=f"child wall {wall:.1f} s incl. start-up; {child['note']}",
         lexicon_seconds=child.get("lexicon_seconds", 0.0),
+        peak_anon_mb=child.get("peak_anon_mb", 0.0),
     )
     stats.write_text(json.dumps(result.__dict__))
     return data
+
+
+def rss_cell(st: IngestStats) -> str:
+    """Peak RSS, with the anonymous part beside it when it was sampled."""
+    anon = f" ({st.peak_anon_mb:,.0f} MB anon)" if st.peak_anon_mb else ""
+    return f"{st.peak_rss_mb:,.0f} MB{anon}"
 
 
 def ingest_stats(store: Store, spec: DatasetSpec) -> IngestStats:
@@ -397,7 +441,8 @@ def _ingest_main(argv: Sequence[str]) -> int:
         source = (st for c in spec.corpora for st in read_corpus(c, store.shared, spec.limit))
         note = "read from the JSONL through the preset reader"
     t0 = time.perf_counter()
-    report = ingest(backend, source)
+    with AnonPeak() as anon:
+        report = ingest(backend, source)
     seconds = time.perf_counter() - t0
     rss = peak_rss_mb()
     # As `tifa ingest` does next: the lexicon's matches, stored for formula timelines.
@@ -417,6 +462,7 @@ def _ingest_main(argv: Sequence[str]) -> int:
         "seconds": seconds,
         "note": note,
         "peak_rss_mb": rss,
+        "peak_anon_mb": anon.peak_mb,
         "lexicon_seconds": lexicon_seconds,
     }
     (a.out.parent / "ingest-child.json").write_text(json.dumps(out))
