@@ -107,15 +107,16 @@ class Run:
 
     def table(self, tab: rp.Table, samples: Sequence[wl.Samples] = (), name: str = "") -> None:
         if samples and name and rp.plot(samples, tab.title, self.plots / f"{name}.png"):
-            try:
-                tab.plot = (
-                    (self.plots / f"{name}.png")
-                    .relative_to(self.args.out.resolve().parent)
-                    .as_posix()
-                )
-            except ValueError:
-                tab.plot = str(self.plots / f"{name}.png")
+            tab.plot = self.plot_link(name)
         self.tables.append(tab)
+
+    def plot_link(self, name: str) -> str:
+        """The path of plot `name` as the report links it (relative to the report)."""
+        path = self.plots / f"{name}.png"
+        try:
+            return path.relative_to(self.args.out.resolve().parent).as_posix()
+        except ValueError:
+            return str(path)
 
 
 # Prefixes of ungdc_en (statements) giving about 10k and 100k passages.
@@ -190,12 +191,7 @@ def scaling(
         rows,
     )
     if rp.plot_scaling(points, tab.title, run.plots / "scaling.png"):
-        try:
-            tab.plot = (
-                (run.plots / "scaling.png").relative_to(run.args.out.resolve().parent).as_posix()
-            )
-        except ValueError:
-            tab.plot = str(run.plots / "scaling.png")
+        tab.plot = run.plot_link("scaling")
     run.tables.append(tab)
 
 
