@@ -18,6 +18,12 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path("var"), description="Where the embedded index and keys live.")
     backend: Literal["embedded", "elasticsearch"] = "embedded"
     corpus_dir: Path = Field(Path("corpus"), description="The bundled data: lexicon, series.")
+    native: Literal["auto", "on", "off"] = Field(
+        "auto",
+        description="Plain phrases through the native matcher (native/, built by ./run when "
+        "a Rust toolchain is present): 'auto' uses it when installed, 'on' refuses to start "
+        "without it, 'off' never uses it. Answers are the same; only speed differs.",
+    )
 
     es_url: str = "http://127.0.0.1:9200"
     es_index: str = "tifa"

@@ -31,7 +31,8 @@ def open_backend(settings: Settings) -> Backend:
         return backend
     from indexer.backends.embedded import EmbeddedBackend
 
-    return EmbeddedBackend(settings.index_dir)
+    native = {"auto": None, "on": True, "off": False}[settings.native]
+    return EmbeddedBackend(settings.index_dir, native=native)
 
 
 def open_search(settings: Settings) -> Search:

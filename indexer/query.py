@@ -115,6 +115,20 @@ def text_clauses(node: Node) -> list[Leaf]:
     return []
 
 
+def statement_level(node: Node) -> bool:
+    """Whether a filter holds or fails for all passages of a statement alike (every
+    field but the addressee, which each passage has of its own)."""
+    if isinstance(node, FieldIs):
+        return node.field != "addressee"
+    if isinstance(node, (DateRange, MatchAll)):
+        return True
+    if isinstance(node, Not):
+        return statement_level(node.child)
+    if isinstance(node, (And, Or)):
+        return all(statement_level(c) for c in node.children)
+    return False
+
+
 def with_filters(node: Node, filters: list[Node]) -> Node:
     """`node` restricted by extra filter clauses (from request parameters)."""
     if not filters:

@@ -27,16 +27,12 @@ from indexer.matching import spans
 from indexer.matchstore import MatchStore
 from indexer.query import (
     And,
-    DateRange,
-    FieldIs,
     Leaf,
-    MatchAll,
     Node,
-    Not,
-    Or,
     Phrase,
     leaves,
     parse,
+    statement_level,
     text_clauses,
     with_filters,
 )
@@ -573,27 +569,13 @@ class Search:
         ]
 
 
-def _statement_level(node: Node) -> bool:
-    """Whether a filter holds or fails for all passages of a statement alike (every
-    field but the addressee, which each passage has of its own)."""
-    if isinstance(node, FieldIs):
-        return node.field != "addressee"
-    if isinstance(node, (DateRange, MatchAll)):
-        return True
-    if isinstance(node, Not):
-        return _statement_level(node.child)
-    if isinstance(node, (And, Or)):
-        return all(_statement_level(c) for c in node.children)
-    return False
-
-
 def _text_and_filters(node: Node) -> tuple[Node, Node] | None:
     """(the text part, the filters) of `text AND statement-level filters`, else None."""
     if not isinstance(node, And):
         return None
     text = [c for c in node.children if text_clauses(c)]
     rest = [c for c in node.children if not text_clauses(c)]
-    if not text or not rest or not all(_statement_level(c) for c in rest):
+    if not text or not rest or not all(statement_level(c) for c in rest):
         return None
     return (
         text[0] if len(text) == 1 else And(tuple(text)),

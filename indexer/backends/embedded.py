@@ -31,9 +31,12 @@ import orjson
 import tantivy
 
 from indexer import matching
+from indexer.backends import native as native_matcher
 from indexer.backends import verify
 from indexer.backends.base import Matches, StatementMeta, WriteResult, meta_from_json
 from indexer.backends.fields import FILTER_FIELDS, day_number, indexed, statement_meta
+from indexer.backends.native import NativePhrases
+from indexer.catalog import catalog_of
 from indexer.errors import EngineFailure, EngineUnavailable, QueryError, TifaError
 from indexer.model import Statement, statement_from_stored
 from indexer.query import (
@@ -49,6 +52,7 @@ from indexer.query import (
     Or,
     Phrase,
     leaves,
+    statement_level,
     text_clauses,
 )
 from indexer.text import terms
@@ -109,7 +113,16 @@ class EmbeddedBackend:
 
     name = "embedded"
 
-    def __init__(self, path: Path, *, writer_heap_mb: int = 256, writer_threads: int = 0) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        writer_heap_mb: int = 256,
+        writer_threads: int = 0,
+        native: bool | None = None,
+    ) -> None:
+        """`native`: match plain phrases with the native extension (None: when it is
+        installed; True: fail without it; False: never)."""
         self.path = Path(path)
         self._heap = writer_heap_mb * 1_000_000
         self._threads = writer_threads
@@ -141,7 +154,14 @@ class EmbeddedBackend:
             raise
         except (OSError, ValueError) as exc:
             raise EngineUnavailable(f"cannot open the index at {self.path}: {exc}") from exc
+        use_native = native_matcher.available() if native is None else native
+        self._native = NativePhrases(self.path) if use_native else None
         self._refresh(force=True)
+
+    @property
+    def native(self) -> bool:
+        """Whether plain phrases are matched by the native extension."""
+        return self._native is not None
 
     # ---- reading -------------------------------------------------------------------
 
@@ -166,6 +186,8 @@ class EmbeddedBackend:
         if force or stamp != self._generation:
             with self._lock:
                 self.index.reload()
+                if self._native is not None:
+                    self._native.reload()
                 self._generation = stamp
 
     def generation(self) -> int:
@@ -542,6 +564,9 @@ class EmbeddedBackend:
         passage = self._type("passage")
         single = _required_single_leaf(query)
         if single is not None and matching.exact_in_engine(single[0]) and not single[0].prefix:
+            found = self._match_natively(single[0], single[1])
+            if found is not None:
+                return found
             # One plain phrase plus filters: one scored search (per field it is looked
             # for in) gives rows and counts.
             leaf, rest = single
@@ -614,6 +639,38 @@ class EmbeddedBackend:
             keep = self._settle(query, clause_list, keys, pnos, occ)
             keys, pnos, occ = keys[keep], pnos[keep], occ[keep]
         return Matches(keys, pnos, occ)
+
+    def _match_natively(self, leaf: Phrase, rest: Node | None) -> Matches | None:
+        """A plain phrase with statement-level filters (or none) through the native
+        matcher: the phrase's passages, then the filters applied per statement from the
+        catalog. None when there is no native matcher, a filter is per passage, or a
+        matched statement is newer than the catalog."""
+        if self._native is None or (rest is not None and not statement_level(rest)):
+            return None
+        searcher = self._searcher()
+        parts = []
+        for field, variants, unlemmatised in self._branches(searcher, leaf):
+            (toks,) = variants  # no prefix: exactly one
+            exclude = (LEMMATISED, "y") if unlemmatised else None
+            keys, pnos, occ = self._native.match(field, toks, exclude)
+            if len(keys):
+                parts.append((keys, pnos, occ))
+        if not parts:
+            return Matches.empty(1)
+        if len(parts) == 1:
+            keys, pnos, occ = parts[0]
+        else:
+            keys, pnos, occ = (np.concatenate(col) for col in zip(*parts, strict=True))
+            order = np.lexsort((pnos, keys))
+            keys, pnos, occ = keys[order], pnos[order], occ[order]
+        if rest is not None:
+            catalog = catalog_of(self.statements())
+            rows, known = catalog.rows_of(keys)
+            if not bool(known.all()):
+                return None
+            keep = catalog.admitted(rest)[rows]
+            keys, pnos, occ = keys[keep], pnos[keep], occ[keep]
+        return Matches(keys, pnos, occ.reshape(-1, 1))
 
     def _settle(
         self,

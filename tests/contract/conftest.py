@@ -1,5 +1,6 @@
-"""The backends every contract test runs against: the embedded engine always, and a real
-Elasticsearch node (started by the tests) unless no Java is available outside CI."""
+"""The backends every contract test runs against: the embedded engine always (with and
+without the native matcher), and a real Elasticsearch node (started by the tests) unless
+no Java is available outside CI."""
 
 from __future__ import annotations
 
@@ -15,11 +16,16 @@ from indexer.backends.base import Backend
 BackendFactory = Callable[[], Backend]
 
 
-def _embedded(tmp_path_factory: pytest.TempPathFactory) -> BackendFactory:
+def _embedded(tmp_path_factory: pytest.TempPathFactory, native: bool) -> BackendFactory:
     from indexer.backends.embedded import EmbeddedBackend
 
+    if native:
+        from tests.support.native import require_native
+
+        require_native()
+
     def make() -> Backend:
-        return EmbeddedBackend(tmp_path_factory.mktemp("embedded") / "index")
+        return EmbeddedBackend(tmp_path_factory.mktemp("embedded") / "index", native=native)
 
     return make
 
@@ -112,6 +118,7 @@ def _elastic(es_url: str) -> BackendFactory:
 @pytest.fixture(
     params=[
         "embedded",
+        "embedded-tantivy",
         *(pytest.param(f"es{f}", marks=pytest.mark.elastic) for f in es_flavours()),
     ]
 )
@@ -120,8 +127,9 @@ def make_backend(
 ) -> Iterator[BackendFactory]:
     """A factory of fresh, empty backends of one kind; each is closed after the test."""
     made: list[Backend] = []
-    if request.param == "embedded":
-        base = _embedded(tmp_path_factory)
+    if request.param.startswith("embedded"):
+        # "embedded": plain phrases through the native matcher; "-tantivy": without it.
+        base = _embedded(tmp_path_factory, native=request.param == "embedded")
     else:
         nodes: EsNodes = request.getfixturevalue("es_nodes")
         base = _elastic(nodes.url(request.param.removeprefix("es")))

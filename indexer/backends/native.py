@@ -1,0 +1,90 @@
+"""The optional native phrase matcher (`native/`, a Rust extension over the same tantivy
+the Python package embeds), as the embedded backend sees it.
+
+For a plain phrase it returns every matching passage with its exact occurrence count as
+three packed arrays, without one Python object per hit: that per-hit cost, not tantivy's
+matching, was most of a cold search (see BENCHMARKS.md). Without the extension (no Rust
+toolchain when Tifa was set up) the embedded backend answers the same through the
+tantivy package; the contract tests run both ways.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Protocol, cast
+
+import numpy as np
+import numpy.typing as npt
+
+from indexer.errors import EngineFailure, EngineUnavailable
+
+
+class _PhraseIndex(Protocol):
+    def reload(self) -> None: ...
+
+    def match_phrase(
+        self,
+        field: str,
+        tokens: list[str],
+        exclude_field: str | None = None,
+        exclude_term: str | None = None,
+    ) -> tuple[bytes, bytes, bytes]: ...
+
+
+class _Module(Protocol):
+    def PhraseIndex(self, path: str) -> _PhraseIndex: ...  # noqa: N802 - the class
+
+
+def _module() -> _Module | None:
+    try:
+        return cast(_Module, importlib.import_module("tifa_native"))
+    except ImportError:
+        return None
+
+
+def available() -> bool:
+    """Whether the extension is installed in this interpreter."""
+    return _module() is not None
+
+
+Rows = tuple[npt.NDArray[np.int64], npt.NDArray[np.int32], npt.NDArray[np.int32]]
+
+
+class NativePhrases:
+    """Plain-phrase matches read by the extension from the index at `path`."""
+
+    def __init__(self, path: Path) -> None:
+        module = _module()
+        if module is None:
+            raise EngineUnavailable(
+                "the native matcher (tifa_native) is not installed: build it with "
+                "`pip install ./native` (needs a Rust toolchain), or set TIFA_NATIVE=off"
+            )
+        try:
+            self._index = module.PhraseIndex(str(path))
+        except (OSError, ValueError) as exc:
+            raise EngineUnavailable(f"the native matcher cannot open {path}: {exc}") from exc
+
+    def reload(self) -> None:
+        """See the latest commit (called whenever the backend reloads its own reader)."""
+        try:
+            self._index.reload()
+        except ValueError as exc:
+            raise EngineFailure(f"the native matcher failed to reload: {exc}") from exc
+
+    def match(self, field: str, tokens: list[str], exclude: tuple[str, str] | None) -> Rows:
+        """(statement keys, passage numbers, occurrences) of every passage in which
+        `tokens` occur consecutively in `field`, sorted by (key, passage number);
+        passages carrying term `exclude[1]` in field `exclude[0]` are left out."""
+        try:
+            keys, pnos, occ = self._index.match_phrase(
+                field, tokens, *(exclude if exclude else (None, None))
+            )
+        except ValueError as exc:
+            raise EngineFailure(f"the native matcher failed: {exc}") from exc
+        return (
+            np.frombuffer(keys, dtype="<i8").astype(np.int64, copy=False),
+            np.frombuffer(pnos, dtype="<i4").astype(np.int32, copy=False),
+            np.frombuffer(occ, dtype="<i4").astype(np.int32, copy=False),
+        )

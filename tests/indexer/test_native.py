@@ -1,0 +1,199 @@
+"""The native phrase matcher against the brute-force model and the tantivy package's
+answers, on an index built to stress it: a five-word vocabulary (so phrases repeat,
+overlap and share words), several segments, rewritten and deleted statements, Russian
+passages with lemmas of their own, and statement-level filters."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from indexer.backends.base import Matches, statement_key
+from indexer.backends.embedded import EmbeddedBackend
+from indexer.ingest import delete, ingest
+from indexer.model import Statement, statement_from_record
+from indexer.query import And, DateRange, FieldIs, Node, Phrase
+from indexer.search import Search
+from indexer.text import terms
+from tests import bruteforce
+from tests.support.native import require_native
+
+VOCAB = ["of", "the", "peace", "a", "b"]
+RUSSIAN = ["мир", "мира", "миру", "народ", "народы", "народов"]
+
+
+def _statements(rng: random.Random, n: int, tag: str) -> list[Statement]:
+    out = []
+    for i in range(n):
+        russian = i % 7 == 0
+        words = RUSSIAN if russian else VOCAB
+        paragraphs = [
+            " ".join(rng.choice(words) for _ in range(rng.randint(1, 25)))
+            for _ in range(rng.randint(1, 6))
+        ]
+        out.append(
+            statement_from_record(
+                {
+                    "id": f"s{i}",
+                    "date": f"{1990 + i % 12}-0{1 + i % 9}-1{i % 10}",
+                    "text": "\n\n".join(paragraphs) + f" {tag}",
+                    "kind": "speech" if i % 2 else "call",
+                    "language": "ru" if russian else "en",
+                    "source": "test",
+                    "license": "CC0",
+                }
+            )
+        )
+    return out
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, list[Statement]]]:
+    """The index (written in several commits: several segments, some deletions) and the
+    statements it holds now."""
+    require_native()
+    path = Path(tmp_path_factory.mktemp("native")) / "index"
+    backend = EmbeddedBackend(path, native=True)
+    rng = random.Random(7)
+    first = _statements(rng, 120, "one")
+    for start in range(0, len(first), 30):  # a commit per batch: several segments
+        assert ingest(backend, iter(first[start : start + 30]), batch_statements=30).ok
+    rewritten = _statements(rng, 40, "two")  # s0..s39 again, with new text
+    assert ingest(backend, iter(rewritten), batch_statements=40).ok
+    assert delete(backend, ["s100", "s101", "s102"]) == 3
+    current = {s.id: s for s in first}
+    current.update((s.id, s) for s in rewritten)
+    for gone in ("s100", "s101", "s102"):
+        del current[gone]
+    yield path, list(current.values())
+    backend.close()
+
+
+def _expected(statements: list[Statement], phrase: str, admit: set[str] | None) -> Matches:
+    rows = []
+    for s in statements:
+        if admit is not None and s.id not in admit:
+            continue
+        for p in s.passages:
+            n = bruteforce.occurrences(p.text, phrase)
+            if n:
+                rows.append((statement_key(s.id), p.number, n))
+    rows.sort()
+    return Matches(
+        np.array([r[0] for r in rows], dtype=np.int64),
+        np.array([r[1] for r in rows], dtype=np.int32),
+        np.array([[r[2]] for r in rows], dtype=np.int32).reshape(-1, 1),
+    )
+
+
+def _same(a: Matches, b: Matches) -> bool:
+    return (
+        np.array_equal(a.keys, b.keys)
+        and np.array_equal(a.passages, b.passages)
+        and np.array_equal(a.occurrences, b.occurrences)
+    )
+
+
+PHRASES = st.lists(st.sampled_from(VOCAB), min_size=1, max_size=4).map(" ".join)
+FILTERS: list[tuple[Node | None, object]] = [
+    (None, lambda s: True),
+    (FieldIs("kind", "speech"), lambda s: s.kind == "speech"),
+    (
+        DateRange("date", dt.date(1993, 1, 1), dt.date(1997, 12, 31)),
+        lambda s: 1993 <= s.date.year <= 1997,
+    ),
+]
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(phrase=PHRASES, which=st.integers(0, len(FILTERS) - 1))
+def test_native_matches_brute_force_and_tantivy(
+    corpus: tuple[Path, list[Statement]], phrase: str, which: int
+) -> None:
+    path, statements = corpus
+    flt, admits = FILTERS[which]
+    node: Node = Phrase(tuple(terms(phrase)))
+    if flt is not None:
+        node = And((node, flt))
+    admit = {s.id for s in statements if admits(s)}  # type: ignore[operator]
+    expected = _expected(statements, phrase, admit)
+    native = EmbeddedBackend(path, native=True)
+    plain = EmbeddedBackend(path, native=False)
+    try:
+        assert _same(native.match(node), expected)
+        assert _same(plain.match(node), expected)
+    finally:
+        native.close()
+        plain.close()
+
+
+@pytest.mark.parametrize("word", ["мир", "народ"])
+def test_lemma_phrases_read_lemmas_and_unlemmatised_tokens_alike(
+    corpus: tuple[Path, list[Statement]], word: str
+) -> None:
+    """A lemma query looks in `lemmas` where a passage has them and in `tokens` where it
+    has none (passages marked lemmatised are left out of the second): both matchers
+    give the same rows."""
+    path, _ = corpus
+    node = Phrase((word,), lemma=True)
+    native = EmbeddedBackend(path, native=True)
+    plain = EmbeddedBackend(path, native=False)
+    try:
+        got = native.match(node)
+        assert len(got) > 0
+        assert _same(got, plain.match(node))
+    finally:
+        native.close()
+        plain.close()
+
+
+def test_a_commit_by_another_writer_is_seen(tmp_path: Path) -> None:
+    require_native()
+    reader = EmbeddedBackend(tmp_path / "index", native=True)
+    writer = EmbeddedBackend(tmp_path / "index", native=False)
+    node = Phrase(("peace", "of"))
+    assert len(reader.match(node)) == 0
+    (st_,) = _statements(random.Random(1), 1, "peace of peace of")
+    assert ingest(writer, iter([st_])).ok
+    writer.close()
+    got = reader.match(node)
+    assert _same(got, _expected([st_], "peace of", None))
+    assert delete(EmbeddedBackend(tmp_path / "index", native=False), [st_.id]) == 1
+    assert len(reader.match(node)) == 0
+    reader.close()
+
+
+def test_search_pages_are_the_same_through_either_matcher(
+    corpus: tuple[Path, list[Statement]],
+) -> None:
+    path, _ = corpus
+    native = Search(EmbeddedBackend(path, native=True))
+    plain = Search(EmbeddedBackend(path, native=False))
+    for q in ['"of the"', '"peace peace" kind:speech', '"a b a"', "peace year:1993..1997"]:
+        a = native.search(native.query(q), limit=10, snippets=2)
+        b = plain.search(plain.query(q), limit=10, snippets=2)
+        assert a == b, q
+        assert a.totals.statements > 0, q
+    native.backend.close()
+    plain.backend.close()
+
+
+def test_required_but_missing_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from indexer.backends import native
+    from indexer.errors import EngineUnavailable
+
+    monkeypatch.setattr(native, "_module", lambda: None)
+    with pytest.raises(EngineUnavailable, match=r"pip install \./native"):
+        EmbeddedBackend(tmp_path / "index", native=True)
+    assert not EmbeddedBackend(tmp_path / "index").native  # auto: the tantivy package
