@@ -184,10 +184,12 @@ def fresh_search(backend: Any) -> Any:
     return search
 
 
-def open_embedded(data_dir: Path) -> Any:
+def open_embedded(data_dir: Path, native: bool | None = None) -> Any:
+    """The embedded backend over `data_dir`; `native` as EmbeddedBackend takes it (None:
+    the native matcher when installed)."""
     from indexer.backends.embedded import EmbeddedBackend, default_path
 
-    return EmbeddedBackend(default_path(data_dir))
+    return EmbeddedBackend(default_path(data_dir), native=native)
 
 
 def top20(search: Any, q: Q) -> Any:
