@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import fcntl
 import gc
+import itertools
 import json
 import logging
 import os
@@ -57,9 +58,13 @@ from indexer.query import (
 )
 from indexer.text import terms
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 # Marks the passages that carry a `lemmas` field (their lemmas differ from their tokens).
 LEMMATISED = "lemmatised"
+# Every two adjacent tokens as one term ("of the" -> "of_the"): the native matcher reads
+# a phrase of common words as its pairs, whose postings are far shorter than its words'.
+PAIRS = "pairs"
+PAIR_JOINER = "_"  # tokens are letters, marks and digits: a joined pair is unambiguous
 # Statement records kept in memory (each is the whole text, tens of kB).
 RECORD_CACHE = 4096
 K1 = np.float32(1.2)
@@ -94,6 +99,7 @@ def _schema() -> tantivy.Schema:
     sb.add_unsigned_field("pnt", fast=True)
     sb.add_text_field("tokens", tokenizer_name="whitespace", index_option="position")
     sb.add_text_field("lemmas", tokenizer_name="whitespace", index_option="position")
+    sb.add_text_field(PAIRS, tokenizer_name="whitespace", index_option="position")
     sb.add_text_field(LEMMATISED, tokenizer_name="raw")
     for field in FILTER_FIELDS.values():
         sb.add_text_field(field, tokenizer_name="whitespace", index_option="position")
@@ -302,6 +308,13 @@ class EmbeddedBackend:
     ) -> tuple[dict[tuple[int, int], str], set[int]]:
         """Texts of the passage documents asked for, and the statements whose passages
         were found without one."""
+        if self._native is not None:
+            self._refresh()
+            texts = self._native.passage_texts(list(wanted))
+            found = {p: t for p, t in zip(wanted, texts, strict=True) if t is not None}
+            # Not found, or stored without text (an index written before schema 4): the
+            # records will tell.
+            return found, {k for (k, n), text in zip(wanted, texts, strict=True) if text is None}
         searcher = self._searcher()
         keys = dict.fromkeys(k for k, _ in wanted)
         # Every passage of the statements concerned, then the wanted ones picked by their
@@ -652,6 +665,12 @@ class EmbeddedBackend:
         for field, variants, unlemmatised in self._branches(searcher, leaf):
             (toks,) = variants  # no prefix: exactly one
             exclude = (LEMMATISED, "y") if unlemmatised else None
+            if field == "tokens" and len(toks) > 1:
+                # The same phrase as consecutive pairs: "in the world" is "in_the the_world".
+                field, toks = (
+                    PAIRS,
+                    [PAIR_JOINER.join(p) for p in itertools.pairwise(toks)],
+                )
             keys, pnos, occ = self._native.match(field, toks, exclude)
             if len(keys):
                 parts.append((keys, pnos, occ))
@@ -818,6 +837,8 @@ class EmbeddedBackend:
             doc += f', "text": "{text}"'
             if p.tokens:
                 doc += f', "tokens": "{p.tokens}"'
+                if p.ntok > 1:
+                    doc += f', "{PAIRS}": "{pair_terms(p.tokens)}"'
             if p.lemmas is not p.tokens and p.lemmas != p.tokens:
                 # Only where lemmas differ from the tokens (Russian text): elsewhere lemma
                 # queries read `tokens`, and indexing the same words twice cost a third
@@ -845,7 +866,7 @@ class EmbeddedBackend:
 
 # Schema versions whose indexes are rebuilt in place when opened: every version keeps
 # each statement's whole record, so nothing but the index itself is needed.
-UPGRADABLE = frozenset({2, 3})
+UPGRADABLE = frozenset({2, 3, 4})
 _SCHEMA_FILE = "tifa-schema.json"
 log = logging.getLogger("tifa")
 
@@ -952,6 +973,14 @@ def _unzip(hits: list[tuple[float, Any]]) -> tuple[npt.NDArray[np.float32], list
     # map/itemgetter run in C: several times faster than zip(*hits) on large hit lists.
     scores = np.fromiter(map(itemgetter(0), hits), np.float32, len(hits))
     return scores, list(map(itemgetter(1), hits))
+
+
+def pair_terms(tokens: str) -> str:
+    """Every two adjacent tokens of a whitespace-separated token string as one term:
+    "a b c" gives "a_b b_c", so a phrase of n words is n - 1 terms of the `pairs` field."""
+    toks = tokens.split()
+    # map/zip run in C: faster than a comprehension (ingest makes one per passage).
+    return " ".join(map(PAIR_JOINER.join, itertools.pairwise(toks)))
 
 
 def _find_value(node: dict[str, Any], prefix: str) -> float | None:

@@ -23,6 +23,8 @@ from indexer.errors import EngineFailure, EngineUnavailable
 class _PhraseIndex(Protocol):
     def reload(self) -> None: ...
 
+    def passage_texts(self, keys: list[int], pnos: list[int]) -> list[bytes | None]: ...
+
     def match_phrase(
         self,
         field: str,
@@ -88,3 +90,12 @@ class NativePhrases:
             np.frombuffer(pnos, dtype="<i4").astype(np.int32, copy=False),
             np.frombuffer(occ, dtype="<i4").astype(np.int32, copy=False),
         )
+
+    def passage_texts(self, wanted: list[tuple[int, int]]) -> list[str | None]:
+        """The stored text of each (statement key, passage number), in order; None where
+        the index holds no such passage or holds it without its text."""
+        try:
+            found = self._index.passage_texts([k for k, _ in wanted], [n for _, n in wanted])
+        except ValueError as exc:
+            raise EngineFailure(f"the native matcher failed to read passages: {exc}") from exc
+        return [None if raw is None else raw.decode("utf-8") for raw in found]

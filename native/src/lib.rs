@@ -10,14 +10,18 @@
 //! Occurrences are counted as tantivy's phrase query counts them: every start position
 //! at which each phrase word sits at its offset (so overlapping occurrences all count).
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use tantivy::postings::{Postings, SegmentPostings};
-use tantivy::schema::{Field, IndexRecordOption};
-use tantivy::{DocId, DocSet, Index, IndexReader, ReloadPolicy, SegmentReader, Term, TERMINATED};
+use tantivy::schema::{Field, IndexRecordOption, Value};
+use tantivy::{
+    DocId, DocSet, Index, IndexReader, ReloadPolicy, SegmentReader, TantivyDocument, Term,
+    TERMINATED,
+};
 
 fn engine_error(err: impl std::fmt::Display) -> PyErr {
     PyValueError::new_err(format!("tantivy: {err}"))
@@ -102,6 +106,81 @@ impl PhraseIndex {
     /// Number of documents (all kinds) in the current view; for tests.
     fn num_docs(&self) -> u64 {
         self.reader.searcher().num_docs()
+    }
+
+    /// The stored text of each passage (statement key, passage number) asked for, in
+    /// order: None where the index has no such passage or it was stored without text.
+    fn passage_texts<'py>(
+        &self,
+        py: Python<'py>,
+        keys: Vec<i64>,
+        pnos: Vec<u32>,
+    ) -> PyResult<Vec<Option<Bound<'py, PyBytes>>>> {
+        if keys.len() != pnos.len() {
+            return Err(PyValueError::new_err("keys and pnos differ in length"));
+        }
+        let schema = self.index.schema();
+        let key_field = schema.get_field("key").map_err(engine_error)?;
+        let text_field = schema.get_field("text").map_err(engine_error)?;
+        let found = py.allow_threads(|| -> tantivy::Result<Vec<Option<Vec<u8>>>> {
+            let mut want: HashMap<(i64, u32), usize> = HashMap::new();
+            for (i, pair) in keys.iter().copied().zip(pnos.iter().copied()).enumerate() {
+                want.entry(pair).or_insert(i);
+            }
+            let mut distinct = keys.clone();
+            distinct.sort_unstable();
+            distinct.dedup();
+            let mut out: Vec<Option<Vec<u8>>> = vec![None; keys.len()];
+            let searcher = self.reader.searcher();
+            for segment in searcher.segment_readers() {
+                let inverted = segment.inverted_index(key_field)?;
+                let pnt = segment.fast_fields().u64("pnt")?;
+                let alive = segment.alive_bitset();
+                let mut store = None;
+                for &key in &distinct {
+                    let term = Term::from_field_i64(key_field, key);
+                    let Some(mut postings) =
+                        inverted.read_postings(&term, IndexRecordOption::Basic)?
+                    else {
+                        continue;
+                    };
+                    let mut doc = postings.doc();
+                    while doc != TERMINATED {
+                        let wanted = alive
+                            .is_none_or(|bits| bits.is_alive(doc))
+                            .then(|| pnt.first(doc))
+                            .flatten()
+                            .and_then(|v| want.get(&(key, (v >> 32) as u32)));
+                        if let Some(&i) = wanted {
+                            if store.is_none() {
+                                store = Some(segment.get_store_reader(8)?);
+                            }
+                            let stored: TantivyDocument = store.as_ref().unwrap().get(doc)?;
+                            out[i] = stored
+                                .get_first(text_field)
+                                .and_then(|v| v.as_bytes().map(|b| b.to_vec()));
+                        }
+                        doc = postings.advance();
+                    }
+                }
+            }
+            Ok(out)
+        });
+        let found = found.map_err(engine_error)?;
+        let mut texts = vec![None; keys.len()];
+        for (i, pair) in keys.iter().copied().zip(pnos.iter().copied()).enumerate() {
+            // Repeated pairs share the first one's text.
+            let first = keys[..i]
+                .iter()
+                .zip(&pnos[..i])
+                .position(|(k, p)| (*k, *p) == pair);
+            let text = match first {
+                Some(j) => &found[j],
+                None => &found[i],
+            };
+            texts[i] = text.as_ref().map(|b| PyBytes::new(py, b));
+        }
+        Ok(texts)
     }
 
     /// The passages in which `tokens` occur consecutively in `field`, leaving out

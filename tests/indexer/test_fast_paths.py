@@ -9,6 +9,7 @@ import base64
 import dataclasses
 import datetime as dt
 import hashlib
+import itertools
 import json
 import os
 from typing import Any
@@ -169,6 +170,10 @@ def test_embedded_passage_documents_hold_what_fields_documents_hold(
         want["text"] = base64.b64encode(passage.text.encode("utf-8")).decode("ascii")
         # Passage number and token count share one fast field.
         want["pnt"] = want["pno"] << 32 | want.pop("ntok")
+        # Adjacent tokens are also indexed as pairs (where there are two or more).
+        toks = want.get("tokens", "").split()
+        if len(toks) > 1:
+            want["pairs"] = " ".join(f"{a}_{b}" for a, b in itertools.pairwise(toks))
         # Lemmas are indexed only where they differ from the tokens, and marked so.
         if want.get("lemmas") == want.get("tokens"):
             want.pop("lemmas", None)

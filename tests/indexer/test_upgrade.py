@@ -40,7 +40,7 @@ def _mark_version(path: Path, version: int) -> None:
     (path / "tifa-schema.json").write_text(json.dumps({"schema_version": version}))
 
 
-@pytest.mark.parametrize("version", [2, 3])
+@pytest.mark.parametrize("version", [2, 3, 4])
 def test_an_older_index_is_rebuilt_with_the_same_answers(tmp_path: Path, version: int) -> None:
     path = tmp_path / "index"
     before = _written(path)
