@@ -27,54 +27,53 @@ fn engine_error(err: impl std::fmt::Display) -> PyErr {
     PyValueError::new_err(format!("tantivy: {err}"))
 }
 
-/// Matching passages, as parallel columns.
-#[derive(Default)]
-struct Rows {
-    keys: Vec<i64>,
-    pnos: Vec<u32>,
-    counts: Vec<u32>,
+/// One matching passage: (statement key, passage number, occurrences).
+type Row = (i64, u32, u32);
+
+/// `rows` sorted by (key, passage number). Keys are hashes, spread evenly: rows are
+/// scattered into 256 buckets by the top byte of their key, then each bucket (a few
+/// thousand rows at most, contiguous) is sorted: about half the time of one comparison
+/// sort of all rows, measured on "of the" (265k rows).
+fn sorted(rows: Vec<Row>) -> Vec<Row> {
+    if rows.len() < 4096 {
+        let mut rows = rows;
+        rows.sort_unstable();
+        return rows;
+    }
+    // Keys are non-negative 63-bit integers: shifted left once they keep their order.
+    let bucket = |key: i64| ((key as u64) << 1 >> 56) as usize;
+    let mut starts = [0usize; 257];
+    for row in &rows {
+        starts[bucket(row.0) + 1] += 1;
+    }
+    for i in 1..starts.len() {
+        starts[i] += starts[i - 1];
+    }
+    let mut next = starts;
+    let mut out = vec![(0i64, 0u32, 0u32); rows.len()];
+    for row in &rows {
+        let b = bucket(row.0);
+        out[next[b]] = *row;
+        next[b] += 1;
+    }
+    for w in starts.windows(2) {
+        out[w[0]..w[1]].sort_unstable_by_key(|r| (r.0, r.1));
+    }
+    out
 }
 
-impl Rows {
-    fn permuted(&self, order: &[usize]) -> Rows {
-        Rows {
-            keys: order.iter().map(|&i| self.keys[i]).collect(),
-            pnos: order.iter().map(|&i| self.pnos[i]).collect(),
-            counts: order.iter().map(|&i| self.counts[i]).collect(),
+/// One value of each row, little-endian, as a Python bytes object written in place.
+fn packed<'py, const W: usize>(
+    py: Python<'py>,
+    rows: &[Row],
+    value: impl Fn(&Row) -> [u8; W],
+) -> PyResult<Bound<'py, PyBytes>> {
+    PyBytes::new_with(py, rows.len() * W, |buf| {
+        for (chunk, row) in buf.chunks_exact_mut(W).zip(rows) {
+            chunk.copy_from_slice(&value(row));
         }
-    }
-
-    /// Sorted by (key, passage number). A statement's passages reach a segment in
-    /// order, so rows arrive as runs of one statement each (more than one when the
-    /// writer's threads shared a statement out): the runs (thousands) are sorted rather
-    /// than the rows (up to millions), and a statement's runs merged.
-    fn sorted(self) -> Rows {
-        let n = self.keys.len();
-        let mut runs: Vec<(i64, u32, usize, usize)> = Vec::new();
-        let mut start = 0;
-        for i in 1..=n {
-            if i == n || self.keys[i] != self.keys[start] || self.pnos[i] <= self.pnos[i - 1] {
-                runs.push((self.keys[start], self.pnos[start], start, i));
-                start = i;
-            }
-        }
-        runs.sort_unstable();
-        let mut order: Vec<usize> = Vec::with_capacity(n);
-        let mut g = 0;
-        while g < runs.len() {
-            let mut h = g + 1;
-            while h < runs.len() && runs[h].0 == runs[g].0 {
-                h += 1;
-            }
-            let from = order.len();
-            order.extend(runs[g..h].iter().flat_map(|&(_, _, a, b)| a..b));
-            if h - g > 1 {
-                order[from..].sort_unstable_by_key(|&i| self.pnos[i]);
-            }
-            g = h;
-        }
-        self.permuted(&order)
-    }
+        Ok(())
+    })
 }
 
 #[pyclass(frozen, module = "tifa_native")]
@@ -212,30 +211,19 @@ impl PhraseIndex {
             )),
             _ => None,
         };
-        let rows = py.allow_threads(|| -> tantivy::Result<Rows> {
+        let rows = py.allow_threads(|| -> tantivy::Result<Vec<Row>> {
             let searcher = self.reader.searcher();
-            let mut rows = Rows::default();
+            let mut rows = Vec::new();
             for segment in searcher.segment_readers() {
                 match_segment(segment, field, &tokens, exclude.as_ref(), &mut rows)?;
             }
-            Ok(rows.sorted())
+            Ok(sorted(rows))
         });
         let rows = rows.map_err(engine_error)?;
-        let keys: Vec<u8> = rows.keys.iter().flat_map(|k| k.to_le_bytes()).collect();
-        let pnos: Vec<u8> = rows
-            .pnos
-            .iter()
-            .flat_map(|p| (*p as i32).to_le_bytes())
-            .collect();
-        let occ: Vec<u8> = rows
-            .counts
-            .iter()
-            .flat_map(|n| (*n as i32).to_le_bytes())
-            .collect();
         Ok((
-            PyBytes::new(py, &keys),
-            PyBytes::new(py, &pnos),
-            PyBytes::new(py, &occ),
+            packed(py, &rows, |r| r.0.to_le_bytes())?,
+            packed(py, &rows, |r| (r.1 as i32).to_le_bytes())?,
+            packed(py, &rows, |r| (r.2 as i32).to_le_bytes())?,
         ))
     }
 }
@@ -246,7 +234,7 @@ fn match_segment(
     field: Field,
     tokens: &[String],
     exclude: Option<&Term>,
-    rows: &mut Rows,
+    rows: &mut Vec<Row>,
 ) -> tantivy::Result<()> {
     let inverted = segment.inverted_index(field)?;
     // Each distinct word once; `slot[i]` is the word at phrase offset i.
@@ -290,6 +278,7 @@ fn match_segment(
     let mut starts: Vec<u32> = Vec::new();
     let mut kept: Vec<u32> = Vec::new();
     let mut docs: Vec<DocId> = Vec::new();
+    let mut counts: Vec<u32> = Vec::new();
 
     let mut doc: DocId = postings[lead].doc();
     while doc != TERMINATED {
@@ -326,19 +315,22 @@ fn match_segment(
             };
             if count > 0 {
                 docs.push(doc);
-                rows.counts.push(count);
+                counts.push(count);
             }
         }
         doc = postings[lead].advance();
     }
     // Fast fields read in one batch per column.
-    let mut values: Vec<Option<i64>> = vec![None; docs.len()];
-    key_column.first_vals(&docs, &mut values);
-    rows.keys.extend(values.iter().map(|v| v.unwrap_or(0)));
-    let mut values: Vec<Option<u64>> = vec![None; docs.len()];
-    pnt_column.first_vals(&docs, &mut values);
-    rows.pnos
-        .extend(values.iter().map(|v| (v.unwrap_or(0) >> 32) as u32));
+    let mut keys: Vec<Option<i64>> = vec![None; docs.len()];
+    key_column.first_vals(&docs, &mut keys);
+    let mut pnts: Vec<Option<u64>> = vec![None; docs.len()];
+    pnt_column.first_vals(&docs, &mut pnts);
+    rows.extend(
+        keys.iter()
+            .zip(&pnts)
+            .zip(&counts)
+            .map(|((k, p), &n)| (k.unwrap_or(0), (p.unwrap_or(0) >> 32) as u32, n)),
+    );
     Ok(())
 }
 
