@@ -1,12 +1,13 @@
 """The embedded backend: a tantivy index on local disk.
 
-One tantivy document per passage (folded tokens, lemmas where they differ from the
-tokens, filter fields, statement key, the passage's own text for snippets) and one per
-statement (the full record as JSON).
-Exact occurrence counts for plain phrases come from tantivy's own phrase frequencies,
-recovered from its BM25 scores (see `_recover_tf`); proximity clauses are verified against
-the passage text with `indexer.matching`. An index of an older schema is rebuilt from its
-stored records when opened (`_upgrade`).
+One tantivy document per passage (folded tokens, adjacent token pairs, lemmas where they
+differ from the tokens, filter fields, statement key, the passage's own text for snippets)
+and one per statement (the full record as JSON).
+A plain phrase goes to the native matcher when it is installed (`native.py`: its passages
+and exact counts as arrays, read through the pairs); otherwise exact occurrence counts come
+from tantivy's own phrase frequencies, recovered from its BM25 scores (see `_recover_tf`).
+Proximity clauses are verified against the passage text with `indexer.matching`. An index
+of an older schema is rebuilt from its stored records when opened (`_upgrade`).
 """
 
 from __future__ import annotations

@@ -133,7 +133,9 @@ impl PhraseIndex {
             let searcher = self.reader.searcher();
             for segment in searcher.segment_readers() {
                 let inverted = segment.inverted_index(key_field)?;
-                let pnt = segment.fast_fields().u64("pnt")?;
+                // Only passage documents have a `pno` (a statement's own document, under
+                // the same key, has none).
+                let pno = segment.fast_fields().i64("pno")?;
                 let alive = segment.alive_bitset();
                 let mut store = None;
                 for &key in &distinct {
@@ -147,17 +149,20 @@ impl PhraseIndex {
                     while doc != TERMINATED {
                         let wanted = alive
                             .is_none_or(|bits| bits.is_alive(doc))
-                            .then(|| pnt.first(doc))
+                            .then(|| pno.first(doc))
                             .flatten()
-                            .and_then(|v| want.get(&(key, (v >> 32) as u32)));
+                            .and_then(|n| want.get(&(key, n as u32)));
                         if let Some(&i) = wanted {
                             if store.is_none() {
                                 store = Some(segment.get_store_reader(8)?);
                             }
+                            // A passage stored without its text (schema < 4) stays None.
                             let stored: TantivyDocument = store.as_ref().unwrap().get(doc)?;
-                            out[i] = stored
-                                .get_first(text_field)
-                                .and_then(|v| v.as_bytes().map(|b| b.to_vec()));
+                            if let Some(text) =
+                                stored.get_first(text_field).and_then(|v| v.as_bytes())
+                            {
+                                out[i] = Some(text.to_vec());
+                            }
                         }
                         doc = postings.advance();
                     }

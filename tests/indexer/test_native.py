@@ -197,3 +197,18 @@ def test_required_but_missing_is_a_clear_error(
     with pytest.raises(EngineUnavailable, match=r"pip install \./native"):
         EmbeddedBackend(tmp_path / "index", native=True)
     assert not EmbeddedBackend(tmp_path / "index").native  # auto: the tantivy package
+
+
+def test_every_passage_text_is_read_from_the_store(
+    corpus: tuple[Path, list[Statement]],
+) -> None:
+    """The native reader finds each passage's own stored text (passage 0 included, which
+    shares its key with the statement's own document), never falling back to records."""
+    from indexer.backends.native import NativePhrases
+
+    path, statements = corpus
+    wanted = [(statement_key(s.id), p.number) for s in statements for p in s.passages]
+    texts = NativePhrases(path).passage_texts(wanted)
+    assert texts == [p.text for s in statements for p in s.passages]
+    gone = statement_key("s100")  # deleted: nothing to read
+    assert NativePhrases(path).passage_texts([(gone, 0), wanted[0]]) == [None, texts[0]]
