@@ -1,10 +1,10 @@
 """The embedded backend: a tantivy index on local disk.
 
-One tantivy document per passage (folded tokens, adjacent token pairs, lemmas where they
-differ from the tokens, filter fields, statement key, the passage's own text for snippets)
-and one per statement (the full record as JSON).
+One tantivy document per passage (folded tokens, pairs of adjacent common words, lemmas
+where they differ from the tokens, filter fields, statement key, the passage's own text
+for snippets) and one per statement (the full record as JSON).
 A plain phrase goes to the native matcher when it is installed (`native.py`: its passages
-and exact counts as arrays, read through the pairs); otherwise exact occurrence counts come
+and exact counts as arrays); otherwise exact occurrence counts come
 from tantivy's own phrase frequencies, recovered from its BM25 scores (see `_recover_tf`).
 Proximity clauses are verified against the passage text with `indexer.matching`. An index
 of an older schema is rebuilt from its stored records when opened (`_upgrade`).
@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import fcntl
 import gc
-import itertools
 import json
 import logging
 import os
@@ -38,6 +37,7 @@ from indexer.backends import verify
 from indexer.backends.base import Matches, StatementMeta, WriteResult, meta_from_json
 from indexer.backends.fields import FILTER_FIELDS, day_number, indexed, statement_meta
 from indexer.backends.native import NativePhrases
+from indexer.backends.pairs import pair_of, pair_terms
 from indexer.catalog import catalog_of
 from indexer.errors import EngineFailure, EngineUnavailable, QueryError, TifaError
 from indexer.model import Statement, statement_from_stored
@@ -62,10 +62,8 @@ from indexer.text import terms
 SCHEMA_VERSION = 5
 # Marks the passages that carry a `lemmas` field (their lemmas differ from their tokens).
 LEMMATISED = "lemmatised"
-# Every two adjacent tokens as one term ("of the" -> "of_the"): the native matcher reads
-# a phrase of common words as its pairs, whose postings are far shorter than its words'.
+# Two adjacent common words as one term ("of the" -> "of_the", see `pairs.py`).
 PAIRS = "pairs"
-PAIR_JOINER = "_"  # tokens are letters, marks and digits: a joined pair is unambiguous
 # Statement records kept in memory (each is the whole text, tens of kB).
 RECORD_CACHE = 4096
 K1 = np.float32(1.2)
@@ -100,7 +98,7 @@ def _schema() -> tantivy.Schema:
     sb.add_unsigned_field("pnt", fast=True)
     sb.add_text_field("tokens", tokenizer_name="whitespace", index_option="position")
     sb.add_text_field("lemmas", tokenizer_name="whitespace", index_option="position")
-    sb.add_text_field(PAIRS, tokenizer_name="whitespace", index_option="position")
+    sb.add_text_field(PAIRS, tokenizer_name="whitespace", index_option="freq")
     sb.add_text_field(LEMMATISED, tokenizer_name="raw")
     for field in FILTER_FIELDS.values():
         sb.add_text_field(field, tokenizer_name="whitespace", index_option="position")
@@ -666,12 +664,10 @@ class EmbeddedBackend:
         for field, variants, unlemmatised in self._branches(searcher, leaf):
             (toks,) = variants  # no prefix: exactly one
             exclude = (LEMMATISED, "y") if unlemmatised else None
-            if field == "tokens" and len(toks) > 1:
-                # The same phrase as consecutive pairs: "in the world" is "in_the the_world".
-                field, toks = (
-                    PAIRS,
-                    [PAIR_JOINER.join(p) for p in itertools.pairwise(toks)],
-                )
+            pair = pair_of(toks) if field == "tokens" else None
+            if pair is not None:
+                # Two common words: one term whose frequencies are the counts.
+                field, toks = PAIRS, [pair]
             keys, pnos, occ = self._native.match(field, toks, exclude)
             if len(keys):
                 parts.append((keys, pnos, occ))
@@ -838,8 +834,9 @@ class EmbeddedBackend:
             doc += f', "text": "{text}"'
             if p.tokens:
                 doc += f', "tokens": "{p.tokens}"'
-                if p.ntok > 1:
-                    doc += f', "{PAIRS}": "{pair_terms(p.tokens)}"'
+                pairs = pair_terms(p.tokens) if p.ntok > 1 else ""
+                if pairs:
+                    doc += f', "{PAIRS}": "{pairs}"'
             if p.lemmas is not p.tokens and p.lemmas != p.tokens:
                 # Only where lemmas differ from the tokens (Russian text): elsewhere lemma
                 # queries read `tokens`, and indexing the same words twice cost a third
@@ -977,14 +974,6 @@ def _unzip(hits: list[tuple[float, Any]]) -> tuple[npt.NDArray[np.float32], list
     # map/itemgetter run in C: several times faster than zip(*hits) on large hit lists.
     scores = np.fromiter(map(itemgetter(0), hits), np.float32, len(hits))
     return scores, list(map(itemgetter(1), hits))
-
-
-def pair_terms(tokens: str) -> str:
-    """Every two adjacent tokens of a whitespace-separated token string as one term:
-    "a b c" gives "a_b b_c", so a phrase of n words is n - 1 terms of the `pairs` field."""
-    toks = tokens.split()
-    # map/zip run in C: faster than a comprehension (ingest makes one per passage).
-    return " ".join(map(PAIR_JOINER.join, itertools.pairwise(toks)))
 
 
 def _find_value(node: dict[str, Any], prefix: str) -> float | None:
