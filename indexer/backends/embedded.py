@@ -37,7 +37,7 @@ from indexer.backends import verify
 from indexer.backends.base import Matches, StatementMeta, WriteResult, meta_from_json
 from indexer.backends.fields import FILTER_FIELDS, day_number, indexed, statement_meta
 from indexer.backends.native import NativePhrases
-from indexer.backends.pairs import pair_of, pair_terms
+from indexer.backends.pairs import pair_of, pair_terms_for
 from indexer.catalog import catalog_of
 from indexer.errors import EngineFailure, EngineUnavailable, QueryError, TifaError
 from indexer.model import Statement, statement_from_stored
@@ -161,6 +161,7 @@ class EmbeddedBackend:
             raise EngineUnavailable(f"cannot open the index at {self.path}: {exc}") from exc
         use_native = native_matcher.available() if native is None else native
         self._native = NativePhrases(self.path) if use_native else None
+        self._pair_terms = pair_terms_for(use_native)
         self._refresh(force=True)
 
     @property
@@ -679,12 +680,15 @@ class EmbeddedBackend:
             keys, pnos, occ = (np.concatenate(col) for col in zip(*parts, strict=True))
             order = np.lexsort((pnos, keys))
             keys, pnos, occ = keys[order], pnos[order], occ[order]
-        if rest is not None:
+        if rest is not None and len(keys):
             catalog = catalog_of(self.statements())
-            rows, known = catalog.rows_of(keys)
+            # Rows come sorted by key: look each statement up once, not each passage.
+            starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
+            rows, known = catalog.rows_of(keys[starts])
             if not bool(known.all()):
                 return None
-            keep = catalog.admitted(rest)[rows]
+            admitted = catalog.admitted(rest)[rows]
+            keep = np.repeat(admitted, np.diff(np.append(starts, len(keys))))
             keys, pnos, occ = keys[keep], pnos[keep], occ[keep]
         return Matches(keys, pnos, occ.reshape(-1, 1))
 
@@ -834,7 +838,7 @@ class EmbeddedBackend:
             doc += f', "text": "{text}"'
             if p.tokens:
                 doc += f', "tokens": "{p.tokens}"'
-                pairs = pair_terms(p.tokens) if p.ntok > 1 else ""
+                pairs = self._pair_terms(p.tokens) if p.ntok > 1 else ""
                 if pairs:
                     doc += f', "{PAIRS}": "{pairs}"'
             if p.lemmas is not p.tokens and p.lemmas != p.tokens:

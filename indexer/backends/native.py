@@ -11,6 +11,7 @@ tantivy package; the contract tests run both ways.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Protocol, cast
 
@@ -34,8 +35,14 @@ class _PhraseIndex(Protocol):
     ) -> tuple[bytes, bytes, bytes]: ...
 
 
+class _PairMaker(Protocol):
+    def terms(self, tokens: str) -> str: ...
+
+
 class _Module(Protocol):
     def PhraseIndex(self, path: str) -> _PhraseIndex: ...  # noqa: N802 - the class
+
+    def PairMaker(self, words: list[str], joiner: str) -> _PairMaker: ...  # noqa: N802
 
 
 def _module() -> _Module | None:
@@ -48,6 +55,13 @@ def _module() -> _Module | None:
 def available() -> bool:
     """Whether the extension is installed in this interpreter."""
     return _module() is not None
+
+
+def pair_maker(words: Collection[str], joiner: str) -> Callable[[str], str] | None:
+    """The extension's maker of pair terms (`pairs.pair_terms`, a few times faster), or
+    None without the extension."""
+    module = _module()
+    return None if module is None else module.PairMaker(sorted(words), joiner).terms
 
 
 Rows = tuple[npt.NDArray[np.int64], npt.NDArray[np.int32], npt.NDArray[np.int32]]

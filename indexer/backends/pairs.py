@@ -5,15 +5,14 @@ thousands of passages, and matching it on the positions of its words walks every
 and every "the". Indexed as one term (`of_the`, with its frequency per passage, no
 positions), the same phrase is one short posting list whose frequencies are the exact
 counts. Only pairs of two words from the fixed list below are kept: every pair of every
-passage made the UN index half as large again and ingest two and a half times slower
-(millions of distinct pairs), while a pair with a rarer word is already fast through
-that word's positions.
+passage, with positions, made the UN index half as large again, while a phrase with a
+rarer word is already fast through that word's positions.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 JOINER = "_"  # tokens are letters, marks and digits: a joined pair is unambiguous
 
@@ -42,6 +41,14 @@ def pair_terms(tokens: str) -> str:
     return " ".join(
         a + JOINER + b for a, b in itertools.pairwise(toks) if a in COMMON and b in COMMON
     )
+
+
+def pair_terms_for(native: bool) -> Callable[[str], str]:
+    """`pair_terms`, from the native extension when `native` and it is installed (the
+    same strings: a test holds them equal), else in Python."""
+    from indexer.backends.native import pair_maker
+
+    return (pair_maker(COMMON, JOINER) if native else None) or pair_terms
 
 
 def pair_of(tokens: Sequence[str]) -> str | None:

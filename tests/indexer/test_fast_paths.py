@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from indexer.backends.embedded import EmbeddedBackend
 from indexer.backends.fields import documents
-from indexer.backends.pairs import COMMON
+from indexer.backends.pairs import COMMON, pair_terms, pair_terms_for
 from indexer.model import Passage, Statement
 from indexer.search import kwic
 from indexer.text import has_terms, joined_terms, split_paragraphs, terms
@@ -154,10 +154,12 @@ SIMPLE = st.one_of(
 @given(
     st.sampled_from(["en", "ru", "zh"]),
     st.lists(st.tuples(SIMPLE, st.none() | SIMPLE), min_size=1, max_size=4),
+    st.booleans(),
 )
 def test_embedded_passage_documents_hold_what_fields_documents_hold(
-    language: str, passages: list[tuple[str, str | None]]
+    language: str, passages: list[tuple[str, str | None]], native: bool
 ) -> None:
+    """(`native`: pair terms made by the extension when installed, else in Python.)"""
     statement = Statement(
         id='id "1"\\',
         date=dt.date(2020, 1, 2),
@@ -169,6 +171,7 @@ def test_embedded_passage_documents_hold_what_fields_documents_hold(
     expected, _ = documents(statement)
     # Building documents needs no open index.
     backend = EmbeddedBackend.__new__(EmbeddedBackend)
+    backend._pair_terms = pair_terms_for(native)
     built, _ = backend._documents(statement)
     for fields, doc, passage in zip(expected, built, statement.passages, strict=True):
         want = {k: v for k, v in fields.items() if k != "hash" and v != ""}
@@ -252,3 +255,16 @@ def test_first_page_without_a_full_sort_equals_the_full_sort(
     ids = np.array([r[2] for r in rows], dtype=np.int64)
     for sort in SORTS:
         assert _Orders(scores, dates, ids).head(sort, n) == _Orders(scores, dates, ids)[sort][:n]
+
+
+@FUZZ
+@given(st.lists(st.sampled_from(["of", "the", "и", "в", "peace", "中", "a1", "ё"]), max_size=30))
+def test_native_pair_terms_equal_python_pair_terms(words: list[str]) -> None:
+    from tests.support.native import require_native
+
+    require_native()
+    made = pair_terms_for(native=True)
+    assert made is not pair_terms
+    for sep in (" ", "   ", " \t "):
+        tokens = sep.join(words)
+        assert made(tokens) == pair_terms(tokens)
