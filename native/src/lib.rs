@@ -121,11 +121,12 @@ impl PhraseIndex {
         let schema = self.index.schema();
         let key_field = schema.get_field("key").map_err(engine_error)?;
         let text_field = schema.get_field("text").map_err(engine_error)?;
+        // Each distinct (key, passage) once: a repeated pair shares the first one's text.
+        let mut want: HashMap<(i64, u32), usize> = HashMap::new();
+        for (i, pair) in keys.iter().copied().zip(pnos.iter().copied()).enumerate() {
+            want.entry(pair).or_insert(i);
+        }
         let found = py.allow_threads(|| -> tantivy::Result<Vec<Option<Vec<u8>>>> {
-            let mut want: HashMap<(i64, u32), usize> = HashMap::new();
-            for (i, pair) in keys.iter().copied().zip(pnos.iter().copied()).enumerate() {
-                want.entry(pair).or_insert(i);
-            }
             let mut distinct = keys.clone();
             distinct.sort_unstable();
             distinct.dedup();
@@ -171,19 +172,12 @@ impl PhraseIndex {
             Ok(out)
         });
         let found = found.map_err(engine_error)?;
-        let mut texts = vec![None; keys.len()];
-        for (i, pair) in keys.iter().copied().zip(pnos.iter().copied()).enumerate() {
-            // Repeated pairs share the first one's text.
-            let first = keys[..i]
-                .iter()
-                .zip(&pnos[..i])
-                .position(|(k, p)| (*k, *p) == pair);
-            let text = match first {
-                Some(j) => &found[j],
-                None => &found[i],
-            };
-            texts[i] = text.as_ref().map(|b| PyBytes::new(py, b));
-        }
+        let texts = keys
+            .iter()
+            .copied()
+            .zip(pnos.iter().copied())
+            .map(|pair| found[want[&pair]].as_ref().map(|b| PyBytes::new(py, b)))
+            .collect();
         Ok(texts)
     }
 

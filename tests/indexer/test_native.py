@@ -212,3 +212,5 @@ def test_every_passage_text_is_read_from_the_store(
     assert texts == [p.text for s in statements for p in s.passages]
     gone = statement_key("s100")  # deleted: nothing to read
     assert NativePhrases(path).passage_texts([(gone, 0), wanted[0]]) == [None, texts[0]]
+    # A pair asked for twice gets its text twice.
+    assert NativePhrases(path).passage_texts([wanted[1], wanted[1]]) == [texts[1]] * 2
