@@ -44,6 +44,8 @@ class _Module(Protocol):
 
     def PairMaker(self, words: list[str], joiner: str) -> _PairMaker: ...  # noqa: N802
 
+    def sort_rows(self, rows: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]: ...
+
 
 def _module() -> _Module | None:
     try:

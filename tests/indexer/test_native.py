@@ -60,7 +60,9 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, lis
     statements it holds now."""
     require_native()
     path = Path(tmp_path_factory.mktemp("native")) / "index"
-    backend = EmbeddedBackend(path, native=True)
+    # Four writer threads share each commit's passages between four segments, so one
+    # statement's passages interleave across segments (the matcher must still sort).
+    backend = EmbeddedBackend(path, native=True, writer_threads=4)
     rng = random.Random(7)
     first = _statements(rng, 120, "one")
     for start in range(0, len(first), 30):  # a commit per batch: several segments
@@ -214,3 +216,34 @@ def test_every_passage_text_is_read_from_the_store(
     assert NativePhrases(path).passage_texts([(gone, 0), wanted[0]]) == [None, texts[0]]
     # A pair asked for twice gets its text twice.
     assert NativePhrases(path).passage_texts([wanted[1], wanted[1]]) == [texts[1]] * 2
+
+
+# Rows as segments hand them to the sort: runs of one statement key with rising passage
+# numbers, a key's runs possibly split between segments and interleaved (passages 0, 2, 4
+# in one segment and 1, 3 in another), keys in hash order.
+_RUNS = st.lists(
+    st.tuples(
+        st.integers(0, 12),  # a few keys, so that runs of one key meet
+        st.lists(st.integers(0, 40), min_size=1, max_size=8, unique=True),
+        st.integers(1, 9),
+    ),
+    max_size=40,
+)
+
+
+@given(runs=_RUNS)
+def test_native_row_order_is_a_sort(runs: list[tuple[int, list[int], int]]) -> None:
+    """The matcher sorts rows run by run, not row by row: it must still equal a plain
+    sort, whatever runs and interleavings the index writer's threads produce."""
+    require_native()
+    from indexer.backends import native
+
+    module = native._module()
+    assert module is not None
+    rows: list[tuple[int, int, int]] = []
+    seen: set[tuple[int, int]] = set()
+    for key, pnos, occ in runs:
+        fresh = [p for p in sorted(pnos) if (key, p) not in seen]  # a passage once
+        seen.update((key, p) for p in fresh)
+        rows.extend((key << 40, p, occ) for p in fresh)
+    assert module.sort_rows(rows) == sorted(rows)
