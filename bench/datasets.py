@@ -10,6 +10,8 @@ same passages.
 from __future__ import annotations
 
 import ast
+import datetime as dt
+import functools
 import hashlib
 import json
 import os
@@ -105,6 +107,18 @@ def resolve(corpus: str, shared: Path) -> tuple[Path, str]:
     raise FileNotFoundError(f"no {corpus} corpus under {shared} (looked for {SOURCES[corpus]})")
 
 
+@functools.cache
+def _content_digest(path: Path, size: int, mtime_ns: int) -> str:
+    """A digest of the file's bytes (about 0.2 s for all the corpora), looked at once per
+    process for each size and modification time: datasets are keyed by what the corpus
+    holds, not when it was copied (the shared corpora are re-created with new times)."""
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
 class Store:
     """Where one run keeps and finds its cached datasets and indexes."""
 
@@ -121,7 +135,7 @@ class Store:
         for corpus in spec.corpora:
             path, _ = resolve(corpus, self.shared)
             st = path.stat()
-            h.update(f"{path}:{st.st_size}:{st.st_mtime_ns}".encode())
+            h.update(f"{path.name}:{_content_digest(path, st.st_size, st.st_mtime_ns)}".encode())
         return f"{spec.name}-{h.hexdigest()[:10]}"
 
     def dir(self, spec: DatasetSpec) -> Path:
@@ -282,6 +296,8 @@ class IngestStats:
     # mapped files, i.e. the index segments tantivy reads through mmap while merging,
     # which the kernel can drop and read again.
     peak_anon_mb: float = 0.0
+    # When the build ran (UTC): a cached index keeps the figures of the run that built it.
+    measured: str = ""
 
     @property
     def rate(self) -> float:
@@ -387,6 +403,7 @@ def embedded_index(store: Store, spec: DatasetSpec, base: DatasetSpec | None = N
         note=f"child wall {wall:.1f} s incl. start-up; {child['note']}",
         lexicon_seconds=child.get("lexicon_seconds", 0.0),
         peak_anon_mb=child.get("peak_anon_mb", 0.0),
+        measured=_utc_minute(time.time()),
     )
     stats.write_text(json.dumps(result.__dict__))
     return data
@@ -398,8 +415,16 @@ def rss_cell(st: IngestStats) -> str:
     return f"{st.peak_rss_mb:,.0f} MB{anon}"
 
 
+def _utc_minute(seconds: float) -> str:
+    return dt.datetime.fromtimestamp(seconds, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
 def ingest_stats(store: Store, spec: DatasetSpec) -> IngestStats:
-    return IngestStats(**json.loads((store.dir(spec) / "ingest.json").read_text()))
+    """The statistics of the build that made the dataset's cached index."""
+    path = store.dir(spec) / "ingest.json"
+    values = json.loads(path.read_text())
+    values.setdefault("measured", _utc_minute(path.stat().st_mtime))  # older caches
+    return IngestStats(**values)
 
 
 def spec_from_json(raw: str) -> DatasetSpec:
