@@ -169,16 +169,40 @@ def _ascii_phrase(tokens: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile(f"{first}(?<![a-z0-9]{first}){tail}(?![a-z0-9])")
 
 
+# A letter, mark or digit that is not Han: what a non-Han token is a maximal run of.
+_RUN_CHAR = r"[[\p{L}\p{M}\p{Nd}]--\p{Han}]"
+
+
+@lru_cache(maxsize=1024)
+def _unicode_phrase(tokens: tuple[str, ...]) -> regex.Pattern[str] | None:
+    """The phrase as a regex over folded text, or None when a token is Han (Han tokens
+    need no separator between them; those phrases take the token path)."""
+    if any(_HAN_EDGE.search(t) for t in tokens):
+        return None
+    # Between two non-Han tokens: at least one character that is no token's (a Han one
+    # would be a token itself). At the ends: the runs must be whole.
+    body = r"[^\p{L}\p{M}\p{Nd}]+".join(map(regex.escape, tokens))
+    return regex.compile(f"(?<!{_RUN_CHAR}){body}(?!{_RUN_CHAR})", regex.V1)
+
+
 def phrase_offsets(text: str, phrases: Sequence[Sequence[str]]) -> list[tuple[int, int]] | None:
     """[start, end) in `text` of every occurrence of each folded phrase, in order, found
-    by one regex per phrase over the text where it takes the ASCII path (tokens are the
-    runs of [a-z0-9] of the lower-cased text); None where it does not."""
+    by one regex per phrase: over the lower-cased text where it takes the ASCII path
+    (tokens are the runs of [a-z0-9]), else over the folded text where folding keeps
+    every offset and no phrase holds a Han token; None otherwise."""
     view = _ascii_view(text)
     if view is None:
-        return None
+        folded, spans = _fold_with_map(text)
+        patterns = [_unicode_phrase(tuple(toks)) for toks in phrases]
+        if spans is not None or None in patterns:
+            return None
+        return _all_starts(folded, [p.search for p in patterns if p is not None])
+    return _all_starts(view, [_ascii_phrase(tuple(toks)).search for toks in phrases])
+
+
+def _all_starts(view: str, searches: Sequence[Any]) -> list[tuple[int, int]]:
     found = set()
-    for toks in phrases:
-        search = _ascii_phrase(tuple(toks)).search
+    for search in searches:
         # Each search resumes one character after the last start, so that overlapping
         # occurrences ("the the" in "the the the") are all found, as token by token.
         m = search(view)

@@ -194,8 +194,14 @@ def test_embedded_passage_documents_hold_what_fields_documents_hold(
 
 # ---- search-time fast paths -------------------------------------------------------------
 
-WORDS = st.sampled_from(["the", "of", "un", "a1", "The", "OF", "b"])
-SEPARATORS = st.sampled_from([" ", ", ", ".\n", "-", "\u2019", "\u00a0", "  ", "é", "ё"])
+WORDS = st.sampled_from(
+    ["the", "of", "un", "a1", "The", "OF", "b", "Pérez", "cuéllar", "Ёлка", "елка", "中", "a\u0301"]
+)
+# Separators that keep text on the ASCII path, and ones that push it off: letters, Han,
+# a byte-order mark, a lone combining mark, a ligature NFKC expands (offsets then move).
+SEPARATORS = st.sampled_from(
+    [" ", ", ", ".\n", "-", "\u2019", "\u00a0", "  ", "é", "ё", "中", "\ufeff", "\u0301", "ﬁ"]
+)
 
 
 @st.composite
@@ -211,11 +217,14 @@ def _texts(draw: st.DrawFn) -> str:
 @given(_texts(), st.lists(WORDS, min_size=1, max_size=3), st.integers(0, 3))
 @example("the the the ", ["the", "the"], 0)
 @example("of-the, Of The", ["of", "the"], 0)
+@example("Pérez\ufeffcuÉllar pérez-cuéllar", ["Pérez", "cuéllar"], 0)
+@example("中a\u0301 b", ["a\u0301", "b"], 0)
 def test_snippets_found_by_regex_equal_those_found_by_tokens(
     text: str, words: list[str], limit: int
 ) -> None:
-    """`kwic`'s regex path for plain phrases in ASCII text marks exactly the spans the
-    token path marks (`tokenize` and `matching.spans`), overlapping ones included."""
+    """`kwic`'s regex paths for plain phrases (ASCII text, and folded text whose offsets
+    folding keeps) mark exactly the spans the token path marks (`tokenize` and
+    `matching.spans`), overlapping ones included."""
     from indexer.matching import spans
     from indexer.query import Phrase
     from indexer.search import _plain_offsets
@@ -225,7 +234,7 @@ def test_snippets_found_by_regex_equal_those_found_by_tokens(
     toks = tokenize(text)
     want = [(toks[a].start, toks[b].end) for a, b in spans([t.text for t in toks], phrase)]
     got = _plain_offsets(text, [phrase])
-    if got is not None:  # None: not ASCII-path text, and the token path is taken
+    if got is not None:  # None: offsets move under folding, or Han: the token path
         assert got == sorted(want)
     assert [(s.start, s.end) for s in kwic(text, phrase, 0, 5, limit or None)] == sorted(want)[
         : limit or None
