@@ -661,6 +661,14 @@ class EmbeddedBackend:
         if self._native is None or (rest is not None and not statement_level(rest)):
             return None
         searcher = self._searcher()
+        skip = None
+        if rest is not None:
+            # The statements the filters turn away are skipped while matching, before
+            # any position is read. Statements unknown to the catalog are not skipped:
+            # they are caught below.
+            catalog = catalog_of(self.statements())
+            turned_away = ~catalog.admitted(rest)[catalog.rows_by_key]
+            skip = catalog.sorted_keys[turned_away] if turned_away.any() else None
         parts = []
         for field, variants, unlemmatised in self._branches(searcher, leaf):
             (toks,) = variants  # no prefix: exactly one
@@ -669,7 +677,7 @@ class EmbeddedBackend:
             if pair is not None:
                 # Two common words: one term whose frequencies are the counts.
                 field, toks = PAIRS, [pair]
-            keys, pnos, occ = self._native.match(field, toks, exclude)
+            keys, pnos, occ = self._native.match(field, toks, exclude, skip)
             if len(keys):
                 parts.append((keys, pnos, occ))
         if not parts:

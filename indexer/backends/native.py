@@ -32,6 +32,7 @@ class _PhraseIndex(Protocol):
         tokens: list[str],
         exclude_field: str | None = None,
         exclude_term: str | None = None,
+        skip_keys: bytes | None = None,
     ) -> tuple[bytes, bytes, bytes]: ...
 
 
@@ -91,13 +92,25 @@ class NativePhrases:
         except ValueError as exc:
             raise EngineFailure(f"the native matcher failed to reload: {exc}") from exc
 
-    def match(self, field: str, tokens: list[str], exclude: tuple[str, str] | None) -> Rows:
+    def match(
+        self,
+        field: str,
+        tokens: list[str],
+        exclude: tuple[str, str] | None,
+        skip: npt.NDArray[np.int64] | None = None,
+    ) -> Rows:
         """(statement keys, passage numbers, occurrences) of every passage in which
         `tokens` occur consecutively in `field`, sorted by (key, passage number);
-        passages carrying term `exclude[1]` in field `exclude[0]` are left out."""
+        passages carrying term `exclude[1]` in field `exclude[0]` are left out, and so
+        are the passages of the statements whose keys are in `skip`."""
+        skip_keys = None if skip is None else skip.astype("<i8", copy=False).tobytes()
         try:
             keys, pnos, occ = self._index.match_phrase(
-                field, tokens, *(exclude if exclude else (None, None))
+                field,
+                tokens,
+                exclude_field=exclude[0] if exclude else None,
+                exclude_term=exclude[1] if exclude else None,
+                skip_keys=skip_keys,
             )
         except ValueError as exc:
             raise EngineFailure(f"the native matcher failed: {exc}") from exc

@@ -10,7 +10,7 @@
 //! Occurrences are counted as tantivy's phrase query counts them: every start position
 //! at which each phrase word sits at its offset (so overlapping occurrences all count).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
 use pyo3::exceptions::{PyOSError, PyValueError};
@@ -195,10 +195,11 @@ impl PhraseIndex {
     }
 
     /// The passages in which `tokens` occur consecutively in `field`, leaving out
-    /// passages that carry `exclude_term` in `exclude_field` (if given). Returns three
-    /// little-endian arrays as bytes: keys (i64), passage numbers (i32), occurrences
-    /// (i32), sorted by (key, passage number).
-    #[pyo3(signature = (field, tokens, exclude_field=None, exclude_term=None))]
+    /// passages that carry `exclude_term` in `exclude_field` (if given) and passages of
+    /// the statements whose keys `skip_keys` holds (little-endian i64s, if given).
+    /// Returns three little-endian arrays as bytes: keys (i64), passage numbers (i32),
+    /// occurrences (i32), sorted by (key, passage number).
+    #[pyo3(signature = (field, tokens, exclude_field=None, exclude_term=None, skip_keys=None))]
     fn match_phrase<'py>(
         &self,
         py: Python<'py>,
@@ -206,6 +207,7 @@ impl PhraseIndex {
         tokens: Vec<String>,
         exclude_field: Option<&str>,
         exclude_term: Option<&str>,
+        skip_keys: Option<&[u8]>,
     ) -> PyResult<(
         Bound<'py, PyBytes>,
         Bound<'py, PyBytes>,
@@ -223,11 +225,23 @@ impl PhraseIndex {
             )),
             _ => None,
         };
+        if skip_keys.is_some_and(|b| b.len() % 8 != 0) {
+            return Err(PyValueError::new_err("skip_keys is not a whole number of i64s"));
+        }
+        let skip: Option<HashSet<i64>> = skip_keys.map(|b| {
+            b.chunks_exact(8)
+                .map(|c| i64::from_le_bytes(c.try_into().unwrap()))
+                .collect()
+        });
         let rows = py.allow_threads(|| -> tantivy::Result<Vec<Row>> {
             let searcher = self.reader.searcher();
             let mut rows = Vec::new();
             for segment in searcher.segment_readers() {
-                match_segment(segment, field, &tokens, exclude.as_ref(), &mut rows)?;
+                let only = Filter {
+                    exclude: exclude.as_ref(),
+                    skip: skip.as_ref(),
+                };
+                match_segment(segment, field, &tokens, only, &mut rows)?;
             }
             Ok(sorted(rows))
         });
@@ -240,14 +254,22 @@ impl PhraseIndex {
     }
 }
 
+/// Which passages a match leaves out: those carrying a term, those of some statements.
+#[derive(Clone, Copy)]
+struct Filter<'a> {
+    exclude: Option<&'a Term>,
+    skip: Option<&'a HashSet<i64>>,
+}
+
 /// Append the matching passages of one segment to `rows`.
 fn match_segment(
     segment: &SegmentReader,
     field: Field,
     tokens: &[String],
-    exclude: Option<&Term>,
+    only: Filter<'_>,
     rows: &mut Vec<Row>,
 ) -> tantivy::Result<()> {
+    let exclude = only.exclude;
     let inverted = segment.inverted_index(field)?;
     // Each distinct word once; `slot[i]` is the word at phrase offset i.
     let mut words: Vec<&str> = Vec::new();
@@ -295,6 +317,7 @@ fn match_segment(
     let mut docs: Vec<DocId> = Vec::with_capacity(most);
     let mut counts: Vec<u32> = Vec::with_capacity(most);
 
+    let (mut last_key, mut have_key, mut last_skipped) = (0i64, false, false);
     let mut doc: DocId = postings[lead].doc();
     while doc != TERMINATED {
         // Leapfrog: seek every other word to `doc`; restart from the furthest.
@@ -312,6 +335,20 @@ fn match_segment(
             }
             doc = postings[lead].seek(candidate);
             continue;
+        }
+        if let Some(skip) = only.skip {
+            // Before any position is read: a filtered phrase decodes positions only in
+            // the statements the filters admit. A statement's passages are contiguous,
+            // so the set is asked once per statement, not per passage.
+            let key = key_column.first(doc).unwrap_or(0);
+            if key != last_key || !have_key {
+                (last_key, have_key) = (key, true);
+                last_skipped = skip.contains(&key);
+            }
+            if last_skipped {
+                doc = postings[lead].advance();
+                continue;
+            }
         }
         let is_alive = alive.is_none_or(|bits| bits.is_alive(doc));
         let is_excluded = match excluded.as_mut() {
@@ -388,7 +425,7 @@ fn phrase_count(
 /// passage at ingest, where Python spends tens of microseconds on a long passage).
 #[pyclass(frozen, module = "tifa_native")]
 struct PairMaker {
-    words: std::collections::HashSet<String>,
+    words: HashSet<String>,
     joiner: String,
 }
 
