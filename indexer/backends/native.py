@@ -41,7 +41,7 @@ class _PairMaker(Protocol):
 
 
 class _Module(Protocol):
-    def PhraseIndex(self, path: str) -> _PhraseIndex: ...  # noqa: N802 - the class
+    def PhraseIndex(self, path: str, threads: int | None = None) -> _PhraseIndex: ...  # noqa: N802
 
     def PairMaker(self, words: list[str], joiner: str) -> _PairMaker: ...  # noqa: N802
 
@@ -71,9 +71,10 @@ Rows = tuple[npt.NDArray[np.int64], npt.NDArray[np.int32], npt.NDArray[np.int32]
 
 
 class NativePhrases:
-    """Plain-phrase matches read by the extension from the index at `path`."""
+    """Plain-phrase matches read by the extension from the index at `path`; one query's
+    segments are matched by `threads` threads (default: one per core, at most 4)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, threads: int | None = None) -> None:
         module = _module()
         if module is None:
             raise EngineUnavailable(
@@ -81,7 +82,7 @@ class NativePhrases:
                 "`pip install ./native` (needs a Rust toolchain), or set TIFA_NATIVE=off"
             )
         try:
-            self._index = module.PhraseIndex(str(path))
+            self._index = module.PhraseIndex(str(path), threads)
         except (OSError, ValueError) as exc:
             raise EngineUnavailable(f"the native matcher cannot open {path}: {exc}") from exc
 

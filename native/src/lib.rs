@@ -93,12 +93,18 @@ fn packed<'py, const W: usize>(
 struct PhraseIndex {
     index: Index,
     reader: IndexReader,
+    threads: usize, // matching threads per query
 }
 
 #[pymethods]
 impl PhraseIndex {
+    /// `threads`: how many threads match one query (default: one per core, at most 4).
     #[new]
-    fn new(path: PathBuf) -> PyResult<Self> {
+    #[pyo3(signature = (path, threads=None))]
+    fn new(path: PathBuf, threads: Option<usize>) -> PyResult<Self> {
+        let threads = threads.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
+        });
         let index = Index::open_in_dir(&path)
             .map_err(|e| PyOSError::new_err(format!("cannot open {}: {e}", path.display())))?;
         let reader = index
@@ -106,7 +112,11 @@ impl PhraseIndex {
             .reload_policy(ReloadPolicy::Manual)
             .try_into()
             .map_err(engine_error)?;
-        Ok(PhraseIndex { index, reader })
+        Ok(PhraseIndex {
+            index,
+            reader,
+            threads,
+        })
     }
 
     /// See the index as of its latest commit.
@@ -233,16 +243,32 @@ impl PhraseIndex {
                 .map(|c| i64::from_le_bytes(c.try_into().unwrap()))
                 .collect()
         });
+        let only = Filter {
+            exclude: exclude.as_ref(),
+            skip: skip.as_ref(),
+        };
         let rows = py.allow_threads(|| -> tantivy::Result<Vec<Row>> {
             let searcher = self.reader.searcher();
-            let mut rows = Vec::new();
-            for segment in searcher.segment_readers() {
-                let only = Filter {
-                    exclude: exclude.as_ref(),
-                    skip: skip.as_ref(),
+            let groups = segment_groups(searcher.segment_readers(), self.threads);
+            let rows = std::thread::scope(|scope| -> tantivy::Result<Vec<Row>> {
+                let tokens = &tokens;
+                let run = move |group: Vec<&SegmentReader>| -> tantivy::Result<Vec<Row>> {
+                    let mut rows = Vec::new();
+                    for segment in group {
+                        match_segment(segment, field, tokens, only, &mut rows)?;
+                    }
+                    Ok(rows)
                 };
-                match_segment(segment, field, &tokens, only, &mut rows)?;
-            }
+                let mut groups = groups.into_iter();
+                let mine = groups.next().unwrap_or_default();
+                let others: Vec<_> = groups.map(|g| scope.spawn(move || run(g))).collect();
+                let mut rows = run(mine)?;
+                for other in others {
+                    rows.extend(other.join().expect("a matching thread panicked")?);
+                }
+                Ok(rows)
+            })?;
+            // Rows come segment group by segment group: still runs, which the sort merges.
             Ok(sorted(rows))
         });
         let rows = rows.map_err(engine_error)?;
@@ -252,6 +278,22 @@ impl PhraseIndex {
             packed(py, &rows, |r| (r.2 as i32).to_le_bytes())?,
         ))
     }
+}
+
+/// The segments split into at most `threads` groups of about equal size (largest first,
+/// each to the lightest group), matched in parallel: one query uses every core, as
+/// tantivy's own search does with an executor.
+fn segment_groups(segments: &[SegmentReader], threads: usize) -> Vec<Vec<&SegmentReader>> {
+    let n = threads.clamp(1, segments.len().max(1));
+    let mut order: Vec<&SegmentReader> = segments.iter().collect();
+    order.sort_by_key(|s| std::cmp::Reverse(s.max_doc()));
+    let mut groups: Vec<(u64, Vec<&SegmentReader>)> = vec![(0, Vec::new()); n];
+    for segment in order {
+        let lightest = groups.iter_mut().min_by_key(|g| g.0).expect("n >= 1");
+        lightest.0 += u64::from(segment.max_doc());
+        lightest.1.push(segment);
+    }
+    groups.into_iter().map(|g| g.1).filter(|g| !g.is_empty()).collect()
 }
 
 /// Which passages a match leaves out: those carrying a term, those of some statements.

@@ -6,6 +6,7 @@ passages with lemmas of their own, and statement-level filters."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import random
 from collections.abc import Iterator
 from pathlib import Path
@@ -70,6 +71,8 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, lis
     rewritten = _statements(rng, 40, "two")  # s0..s39 again, with new text
     assert ingest(backend, iter(rewritten), batch_statements=40).ok
     assert delete(backend, ["s100", "s101", "s102"]) == 3
+    # Several segments, so that matching threads share them (and runs meet in the sort).
+    assert len(json.loads((path / "meta.json").read_text())["segments"]) > 1
     current = {s.id: s for s in first}
     current.update((s.id, s) for s in rewritten)
     for gone in ("s100", "s101", "s102"):
@@ -133,6 +136,13 @@ def test_native_matches_brute_force_and_tantivy(
     try:
         assert _same(native.match(node), expected)
         assert _same(plain.match(node), expected)
+        if flt is None:
+            # However many threads share the segments, the same rows in the same order.
+            from indexer.backends.native import NativePhrases
+
+            toks = list(terms(phrase))
+            rows = [NativePhrases(path, threads=n).match("tokens", toks, None) for n in (1, 4)]
+            assert all(np.array_equal(a, b) for a, b in zip(*rows, strict=True))
     finally:
         native.close()
         plain.close()
