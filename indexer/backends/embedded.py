@@ -13,6 +13,7 @@ of an older schema is rebuilt from its stored records when opened (`_upgrade`).
 from __future__ import annotations
 
 import base64
+import dataclasses
 import fcntl
 import gc
 import json
@@ -34,12 +35,19 @@ import tantivy
 from indexer import matching
 from indexer.backends import native as native_matcher
 from indexer.backends import verify
-from indexer.backends.base import Matches, StatementMeta, WriteResult, meta_from_json
-from indexer.backends.fields import FILTER_FIELDS, day_number, indexed, statement_meta
-from indexer.backends.native import NativePhrases
-from indexer.backends.pairs import pair_of, pair_terms_for
+from indexer.backends.base import Matches, StatementMeta, WriteResult, meta_from_json, passage_key
+from indexer.backends.fields import (
+    FILTER_FIELDS,
+    day_number,
+    indexed,
+    statement_meta,
+    statement_values,
+)
+from indexer.backends.native import NativePhrases, NativeWriter, PassageIn
+from indexer.backends.pairs import COMMON, JOINER, pair_of, pair_terms_for
 from indexer.catalog import catalog_of
 from indexer.errors import EngineFailure, EngineUnavailable, QueryError, TifaError
+from indexer.filtering import filter_value_tokens
 from indexer.model import Statement, statement_from_stored
 from indexer.query import (
     MAX_PREFIX_EXPANSIONS,
@@ -57,7 +65,7 @@ from indexer.query import (
     statement_level,
     text_clauses,
 )
-from indexer.text import terms
+from indexer.text import joined_terms, terms
 
 SCHEMA_VERSION = 5
 # Marks the passages that carry a `lemmas` field (their lemmas differ from their tokens).
@@ -133,6 +141,7 @@ class EmbeddedBackend:
         self._threads = writer_threads
         self._lock = threading.RLock()
         self._writer: Any = None
+        self._native_writer: NativeWriter | None = None
         self._records: dict[tuple[int, int], dict[str, Any] | None] = {}
         self._meta_cache: tuple[int, list[StatementMeta], dict[int, StatementMeta]] | None = None
         self._generation = -1
@@ -806,6 +815,8 @@ class EmbeddedBackend:
         return self._writer
 
     def write(self, statements: Sequence[Statement], delete: Iterable[str] = ()) -> WriteResult:
+        if self._native is not None:
+            return self._write_natively(statements, delete)
         with self._lock:
             writer = self._open_writer()
             deleted = 0
@@ -825,6 +836,69 @@ class EmbeddedBackend:
                 raise EngineFailure(f"writing to the embedded index failed: {exc}") from exc
         self._refresh(force=True)
         return WriteResult(written=len(statements), deleted=deleted)
+
+    def _write_natively(
+        self, statements: Sequence[Statement], delete: Iterable[str]
+    ) -> WriteResult:
+        """`write` through the extension's writer: the same documents, built in Rust."""
+        with self._lock:
+            if self._native_writer is None:
+                self._native_writer = NativeWriter(
+                    self.path, self._heap, self._threads, COMMON, JOINER
+                )
+            writer = self._native_writer
+            deleted = 0
+            try:
+                for sid in delete:
+                    writer.delete_statement(sid)
+                    deleted += 1
+                for st in statements:
+                    writer.delete_statement(st.id)
+                    self._add_natively(writer, st)
+                writer.commit()
+            except (EngineFailure, ValueError) as exc:
+                writer.rollback()
+                if isinstance(exc, EngineFailure):
+                    raise
+                raise EngineFailure(f"writing to the embedded index failed: {exc}") from exc
+        self._refresh(force=True)
+        return WriteResult(written=len(statements), deleted=deleted)
+
+    def _add_natively(self, writer: NativeWriter, st: Statement) -> None:
+        """One statement's documents through the native writer, which tokenises passages
+        on the ASCII path itself; Python tokenises the others (and Russian, for lemmas)."""
+        record = st.record_json()  # first: the content hash comes from the same pieces
+        shared = statement_values(st)
+        russian = st.language == "ru"
+        items: list[PassageIn] = []
+        for p in st.passages:
+            tokens = lemmas = None
+            if russian:
+                toks = terms(p.text)
+                tokens = " ".join(toks)
+                lemmatised = " ".join(matching.lemmas(toks))
+                lemmas = lemmatised if lemmatised != tokens else None
+            addressee = filter_value_tokens([p.addressee]) if p.addressee else None
+            uid = passage_key(st.id, p.number, shared.key)
+            items.append((p.number, uid, p.text, tokens, lemmas, addressee))
+        filters = [(name, value) for name, value in shared.filters.items() if value]
+        args = (st.id, shared.key, filters, shared.date, shared.published)
+        added, n_tokens, off_path = writer.add_passages(*args, items)
+        if not added:
+            for i in off_path:
+                number, uid, text, _, _, addressee = items[i]
+                items[i] = (number, uid, text, joined_terms(text)[0], None, addressee)
+            added, n_tokens, off_path = writer.add_passages(*args, items)
+            if not added:
+                raise EngineFailure(f"statement {st.id!r}: passages {off_path} lack tokens")
+        meta = statement_meta(st, dataclasses.replace(shared, n_tokens=n_tokens))
+        writer.add_statement(
+            st.id,
+            shared.key,
+            shared.content_hash,
+            json.dumps(meta, ensure_ascii=False).encode("utf-8"),
+            record,
+        )
 
     def _documents(self, st: Statement) -> tuple[list[str], Any]:
         """The documents of `st`: each passage's as a JSON object (which tantivy parses
@@ -872,6 +946,9 @@ class EmbeddedBackend:
 
     def close(self) -> None:
         with self._lock:
+            if self._native_writer is not None:
+                self._native_writer.close()
+                self._native_writer = None
             if self._writer is not None:
                 self._writer.wait_merging_threads()
                 self._writer = None

@@ -60,6 +60,31 @@ class Indexed:
     n_tokens: int
 
 
+def statement_values(st: Statement) -> Indexed:
+    """What every passage of `st` shares (key, content hash, filter values, dates), with
+    no passages and no token count: for writers that tokenise passages themselves."""
+    return Indexed(
+        key=statement_key(st.id),
+        content_hash=st.content_hash(),
+        filters=_filters(st),
+        date=day_number(st.date),
+        published=day_number(st.published_on),
+        passages=[],
+        n_tokens=0,
+    )
+
+
+def _filters(st: Statement) -> dict[str, str]:
+    return {
+        "speakers": filter_value_tokens(st.speakers),
+        "source": filter_value_tokens([st.source]),
+        "kind": filter_value_tokens([st.kind]),
+        "language": filter_value_tokens([st.language]),
+        "series": filter_value_tokens(st.series),
+        "sid_tokens": filter_value_tokens([st.id]),
+    }
+
+
 def indexed(st: Statement) -> Indexed:
     """Tokens (and Russian lemmas), keys, filter values and dates of `st` and its passages."""
     russian = st.language == "ru"
@@ -88,14 +113,7 @@ def indexed(st: Statement) -> Indexed:
     return Indexed(
         key=key,
         content_hash=st.content_hash(),
-        filters={
-            "speakers": filter_value_tokens(st.speakers),
-            "source": filter_value_tokens([st.source]),
-            "kind": filter_value_tokens([st.kind]),
-            "language": filter_value_tokens([st.language]),
-            "series": filter_value_tokens(st.series),
-            "sid_tokens": filter_value_tokens([st.id]),
-        },
+        filters=_filters(st),
         date=day_number(st.date),
         published=day_number(st.published_on),
         passages=passages,

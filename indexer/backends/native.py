@@ -13,12 +13,14 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Collection
 from pathlib import Path
-from typing import Protocol, cast
+from typing import Protocol, TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
 
 from indexer.errors import EngineFailure, EngineUnavailable
+
+_T = TypeVar("_T")
 
 
 class _PhraseIndex(Protocol):
@@ -40,12 +42,46 @@ class _PairMaker(Protocol):
     def terms(self, tokens: str) -> str: ...
 
 
+class _DocWriter(Protocol):
+    def delete_statement(self, sid: str) -> None: ...
+
+    def add_passages(
+        self,
+        sid: str,
+        key: int,
+        filters: list[tuple[str, str]],
+        date: int,
+        published: int,
+        passages: list[PassageIn],
+    ) -> tuple[bool, int, list[int]]: ...
+
+    def add_statement(self, sid: str, key: int, hash: str, meta: bytes, record: bytes) -> None: ...
+
+    def commit(self) -> None: ...
+
+    def rollback(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+# A passage as the native writer takes it: number, passage key, text, folded tokens (None:
+# the writer tokenises text on the ASCII path), lemmas where they differ from the tokens,
+# folded addressee tokens.
+PassageIn = tuple[int, int, str, str | None, str | None, str | None]
+
+
 class _Module(Protocol):
     def PhraseIndex(self, path: str, threads: int | None = None) -> _PhraseIndex: ...  # noqa: N802
 
     def PairMaker(self, words: list[str], joiner: str) -> _PairMaker: ...  # noqa: N802
 
     def sort_rows(self, rows: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]: ...
+
+    def ascii_terms(self, text: str) -> tuple[str, int] | None: ...
+
+    def DocWriter(  # noqa: N802 - the class
+        self, path: str, heap_bytes: int, threads: int, words: list[str], joiner: str
+    ) -> _DocWriter: ...
 
 
 def _module() -> _Module | None:
@@ -129,3 +165,66 @@ class NativePhrases:
         except ValueError as exc:
             raise EngineFailure(f"the native matcher failed to read passages: {exc}") from exc
         return [None if raw is None else raw.decode("utf-8") for raw in found]
+
+
+class NativeWriter:
+    """The embedded index's one writer, in the extension: passage documents built,
+    tokenised on the ASCII path, and indexed without a JSON round trip or the GIL (see
+    `native/src/writer.rs`). Errors become EngineUnavailable (the index is locked by
+    another writer, or cannot be opened) and EngineFailure (a write failed)."""
+
+    def __init__(
+        self, path: Path, heap_bytes: int, threads: int, words: Collection[str], joiner: str
+    ) -> None:
+        module = _module()
+        if module is None:
+            raise EngineUnavailable("the native writer (tifa_native) is not installed")
+        try:
+            self._writer = module.DocWriter(str(path), heap_bytes, threads, sorted(words), joiner)
+        except ValueError as exc:
+            raise EngineUnavailable(
+                f"another process is writing to the index at {path} ({exc}); one writer at a time"
+            ) from exc
+        except OSError as exc:
+            raise EngineUnavailable(f"cannot open the index at {path}: {exc}") from exc
+
+    def delete_statement(self, sid: str) -> None:
+        self._call(self._writer.delete_statement, sid)
+
+    def add_passages(
+        self,
+        sid: str,
+        key: int,
+        filters: list[tuple[str, str]],
+        date: int,
+        published: int,
+        passages: list[PassageIn],
+    ) -> tuple[bool, int, list[int]]:
+        """(added, total tokens, passages the caller must tokenise: then nothing was added)."""
+        return self._call(self._writer.add_passages, sid, key, filters, date, published, passages)
+
+    def add_statement(self, sid: str, key: int, hash: str, meta: bytes, record: bytes) -> None:
+        self._call(self._writer.add_statement, sid, key, hash, meta, record)
+
+    def commit(self) -> None:
+        self._call(self._writer.commit)
+
+    def rollback(self) -> None:
+        self._call(self._writer.rollback)
+
+    def close(self) -> None:
+        self._call(self._writer.close)
+
+    @staticmethod
+    def _call(method: Callable[..., _T], *args: object) -> _T:
+        try:
+            return method(*args)
+        except ValueError as exc:
+            raise EngineFailure(f"writing to the embedded index failed: {exc}") from exc
+
+
+def ascii_terms(text: str) -> tuple[str, int] | None:
+    """The extension's ASCII-path tokens of `text` (joined, and their number), or None
+    off that path or without the extension; for tests."""
+    module = _module()
+    return None if module is None else module.ascii_terms(text)

@@ -10,6 +10,8 @@
 //! Occurrences are counted as tantivy's phrase query counts them: every start position
 //! at which each phrase word sits at its offset (so overlapping occurrences all count).
 
+mod writer;
+
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
@@ -23,7 +25,7 @@ use tantivy::{
     TERMINATED,
 };
 
-fn engine_error(err: impl std::fmt::Display) -> PyErr {
+pub(crate) fn engine_error(err: impl std::fmt::Display) -> PyErr {
     PyValueError::new_err(format!("tantivy: {err}"))
 }
 
@@ -102,9 +104,8 @@ impl PhraseIndex {
     #[new]
     #[pyo3(signature = (path, threads=None))]
     fn new(path: PathBuf, threads: Option<usize>) -> PyResult<Self> {
-        let threads = threads.unwrap_or_else(|| {
-            std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
-        });
+        let threads = threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get().min(4)));
         let index = Index::open_in_dir(&path)
             .map_err(|e| PyOSError::new_err(format!("cannot open {}: {e}", path.display())))?;
         let reader = index
@@ -236,7 +237,9 @@ impl PhraseIndex {
             _ => None,
         };
         if skip_keys.is_some_and(|b| b.len() % 8 != 0) {
-            return Err(PyValueError::new_err("skip_keys is not a whole number of i64s"));
+            return Err(PyValueError::new_err(
+                "skip_keys is not a whole number of i64s",
+            ));
         }
         let skip: Option<HashSet<i64>> = skip_keys.map(|b| {
             b.chunks_exact(8)
@@ -293,7 +296,11 @@ fn segment_groups(segments: &[SegmentReader], threads: usize) -> Vec<Vec<&Segmen
         lightest.0 += u64::from(segment.max_doc());
         lightest.1.push(segment);
     }
-    groups.into_iter().map(|g| g.1).filter(|g| !g.is_empty()).collect()
+    groups
+        .into_iter()
+        .map(|g| g.1)
+        .filter(|g| !g.is_empty())
+        .collect()
 }
 
 /// Which passages a match leaves out: those carrying a term, those of some statements.
@@ -483,22 +490,16 @@ impl PairMaker {
 
     /// "of the people of the" -> "of_the of_the" (tokens separated by any whitespace).
     fn terms(&self, tokens: &str) -> String {
-        let mut out = String::new();
-        let mut previous: Option<&str> = None;
-        for token in tokens.split_whitespace() {
-            let common = self.words.contains(token);
-            if let (Some(before), true) = (previous, common) {
-                if !out.is_empty() {
-                    out.push(' ');
-                }
-                out.push_str(before);
-                out.push_str(&self.joiner);
-                out.push_str(token);
-            }
-            previous = common.then_some(token);
-        }
-        out
+        writer::pair_terms(&self.words, &self.joiner, tokens)
     }
+}
+
+/// The tokens of `text` joined by spaces, and their number, where it takes the matching
+/// model's ASCII path (None elsewhere): what the native writer indexes, exposed so that
+/// tests can hold it to `indexer.text.joined_terms`.
+#[pyfunction]
+fn ascii_terms(text: &str) -> Option<(String, u32)> {
+    writer::ascii_tokens(text)
 }
 
 /// `rows` in the order the matcher returns them (what `sorted` does), exposed so that
@@ -513,5 +514,7 @@ fn tifa_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PhraseIndex>()?;
     m.add_function(wrap_pyfunction!(sort_rows, m)?)?;
     m.add_class::<PairMaker>()?;
+    m.add_class::<writer::DocWriter>()?;
+    m.add_function(wrap_pyfunction!(ascii_terms, m)?)?;
     Ok(())
 }

@@ -1,0 +1,342 @@
+//! Tifa's native document writer: the embedded index's passage and statement documents
+//! made and indexed in Rust.
+//!
+//! Through the tantivy Python package every passage went through Python as a JSON
+//! document (tokens joined, pairs made, text in base64) that tantivy then parsed again:
+//! about half of ingest's CPU. Here Python hands over each statement's passages once,
+//! as plain strings, and the documents are built, tokenised (on the matching model's
+//! ASCII path) and indexed without holding the GIL. The documents are field for field
+//! those `EmbeddedBackend._documents` writes; the tests hold both writers to the same
+//! answers.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use pyo3::exceptions::{PyOSError, PyValueError};
+use pyo3::prelude::*;
+use tantivy::schema::{Field, Schema};
+use tantivy::{Index, IndexWriter, TantivyDocument, Term};
+
+use crate::engine_error;
+
+/// The tokens of `text` joined by single spaces, and their number, where the text takes
+/// the matching model's ASCII path: every non-ASCII character is general punctuation
+/// (U+2000..U+206F), a no-break space or a guillemet, so tokens are the runs of ASCII
+/// letters and digits, lower-cased (`indexer.text.joined_terms`). None elsewhere: the
+/// caller tokenises those passages itself.
+pub(crate) fn ascii_tokens(text: &str) -> Option<(String, u32)> {
+    // On the UTF-8 bytes: the separators outside ASCII are C2 A0, C2 AB, C2 BB and
+    // E2 80 xx / E2 81 80..AF (U+2000..U+206F); any other non-ASCII byte is off the path.
+    let bytes = text.as_bytes();
+    let mut out: Vec<u8> = Vec::with_capacity(bytes.len());
+    let mut count = 0u32;
+    let mut inside = false;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b.is_ascii_alphanumeric() {
+            if !inside {
+                if count > 0 {
+                    out.push(b' ');
+                }
+                count += 1;
+                inside = true;
+            }
+            out.push(b.to_ascii_lowercase());
+            i += 1;
+            continue;
+        }
+        inside = false;
+        i += match (b, bytes.get(i + 1), bytes.get(i + 2)) {
+            (0..=0x7f, _, _) => 1,
+            (0xc2, Some(0xa0 | 0xab | 0xbb), _) => 2,
+            (0xe2, Some(0x80), Some(_)) => 3,
+            (0xe2, Some(0x81), Some(0x80..=0xaf)) => 3,
+            _ => return None,
+        };
+    }
+    // Only ASCII letters, digits and spaces were written.
+    Some((String::from_utf8(out).expect("ASCII"), count))
+}
+
+/// "of the people of the" -> "of_the of_the": each two adjacent tokens both in `words`.
+pub(crate) fn pair_terms(words: &HashSet<String>, joiner: &str, tokens: &str) -> String {
+    let mut out = String::new();
+    let mut previous: Option<&str> = None;
+    for token in tokens.split_whitespace() {
+        let common = words.contains(token);
+        if let (Some(before), true) = (previous, common) {
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.push_str(before);
+            out.push_str(joiner);
+            out.push_str(token);
+        }
+        previous = common.then_some(token);
+    }
+    out
+}
+
+struct Fields {
+    doc_type: Field,
+    sid: Field,
+    key: Field,
+    pno: Field,
+    uid: Field,
+    pnt: Field,
+    text: Field,
+    tokens: Field,
+    lemmas: Field,
+    pairs: Field,
+    lemmatised: Field,
+    addressee: Field,
+    date: Field,
+    published: Field,
+    hash: Field,
+    meta: Field,
+    record: Field,
+}
+
+impl Fields {
+    fn of(schema: &Schema) -> tantivy::Result<Fields> {
+        let f = |name: &str| schema.get_field(name);
+        Ok(Fields {
+            doc_type: f("doc_type")?,
+            sid: f("sid")?,
+            key: f("key")?,
+            pno: f("pno")?,
+            uid: f("uid")?,
+            pnt: f("pnt")?,
+            text: f("text")?,
+            tokens: f("tokens")?,
+            lemmas: f("lemmas")?,
+            pairs: f("pairs")?,
+            lemmatised: f("lemmatised")?,
+            addressee: f("addressee")?,
+            date: f("date")?,
+            published: f("published")?,
+            hash: f("hash")?,
+            meta: f("meta")?,
+            record: f("record")?,
+        })
+    }
+}
+
+/// One passage as Python hands it over: number, passage key, original text, folded
+/// tokens (None: tokenise here), lemmas (only where they differ from the tokens),
+/// folded addressee tokens.
+type PassageIn = (
+    u32,
+    i64,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+/// The one writer of an embedded index (tantivy's directory lock, as the Python
+/// package's writer takes it).
+#[pyclass(frozen, module = "tifa_native")]
+pub(crate) struct DocWriter {
+    writer: Mutex<Option<IndexWriter>>,
+    fields: Fields,
+    schema: Schema,
+    words: HashSet<String>,
+    joiner: String,
+}
+
+impl DocWriter {
+    fn with<T>(&self, act: impl FnOnce(&mut IndexWriter) -> tantivy::Result<T>) -> PyResult<T> {
+        let mut guard = self.writer.lock().expect("the writer's lock is poisoned");
+        let writer = guard
+            .as_mut()
+            .ok_or_else(|| PyValueError::new_err("the writer is closed"))?;
+        act(writer).map_err(engine_error)
+    }
+}
+
+#[pymethods]
+impl DocWriter {
+    /// Open the writer of the index at `path` (`threads` 0: tantivy chooses), making
+    /// pair terms of the common `words` joined by `joiner`.
+    #[new]
+    fn new(
+        path: PathBuf,
+        heap_bytes: usize,
+        threads: usize,
+        words: Vec<String>,
+        joiner: String,
+    ) -> PyResult<Self> {
+        let index = Index::open_in_dir(&path)
+            .map_err(|e| PyOSError::new_err(format!("cannot open {}: {e}", path.display())))?;
+        let writer = if threads == 0 {
+            index.writer(heap_bytes)
+        } else {
+            index.writer_with_num_threads(threads, heap_bytes)
+        }
+        .map_err(engine_error)?;
+        let schema = index.schema();
+        Ok(DocWriter {
+            writer: Mutex::new(Some(writer)),
+            fields: Fields::of(&schema).map_err(engine_error)?,
+            schema,
+            words: words.into_iter().collect(),
+            joiner,
+        })
+    }
+
+    /// Delete every document of statement `sid` (as of the next commit).
+    fn delete_statement(&self, sid: &str) -> PyResult<()> {
+        let term = Term::from_field_text(self.fields.sid, sid);
+        self.with(|w| {
+            w.delete_term(term);
+            Ok(())
+        })
+    }
+
+    /// Add the passage documents of one statement. Returns (added, total tokens, the
+    /// indexes of passages without tokens whose text is off the ASCII path): when any
+    /// is off it, nothing is added and the caller sends the statement again with those
+    /// passages tokenised.
+    #[allow(clippy::too_many_arguments)]
+    fn add_passages(
+        &self,
+        py: Python<'_>,
+        sid: &str,
+        key: i64,
+        filters: Vec<(String, String)>,
+        date: i64,
+        published: i64,
+        passages: Vec<PassageIn>,
+    ) -> PyResult<(bool, u64, Vec<usize>)> {
+        let f = &self.fields;
+        let mut filter_fields = Vec::with_capacity(filters.len());
+        for (name, value) in &filters {
+            let field = self.schema.get_field(name).map_err(engine_error)?;
+            filter_fields.push((field, value.as_str()));
+        }
+        py.allow_threads(|| {
+            // Tokens first, for every passage: nothing is added unless all have them.
+            let mut tokens: Vec<(String, u32)> = Vec::with_capacity(passages.len());
+            let mut off_path = Vec::new();
+            for (i, p) in passages.iter().enumerate() {
+                match &p.3 {
+                    Some(given) => {
+                        let n = given.split_whitespace().count() as u32;
+                        tokens.push((given.clone(), n));
+                    }
+                    None => match ascii_tokens(&p.2) {
+                        Some(found) => tokens.push(found),
+                        None => {
+                            off_path.push(i);
+                            tokens.push((String::new(), 0));
+                        }
+                    },
+                }
+            }
+            if !off_path.is_empty() {
+                return Ok((false, 0, off_path));
+            }
+            let mut total = 0u64;
+            let mut docs = Vec::with_capacity(passages.len());
+            for (p, (toks, ntok)) in passages.iter().zip(&tokens) {
+                let (pno, uid, text, _, lemmas, addressee) = p;
+                total += u64::from(*ntok);
+                let mut doc = TantivyDocument::default();
+                doc.add_text(f.doc_type, "passage");
+                doc.add_text(f.sid, sid);
+                doc.add_i64(f.key, key);
+                for (field, value) in &filter_fields {
+                    if !value.is_empty() {
+                        doc.add_text(*field, value);
+                    }
+                }
+                doc.add_i64(f.date, date);
+                doc.add_i64(f.published, published);
+                doc.add_i64(f.pno, i64::from(*pno));
+                doc.add_i64(f.uid, *uid);
+                doc.add_u64(f.pnt, u64::from(*pno) << 32 | u64::from(*ntok));
+                doc.add_bytes(f.text, text.as_bytes());
+                if !toks.is_empty() {
+                    doc.add_text(f.tokens, toks);
+                    if *ntok > 1 {
+                        let pairs = pair_terms(&self.words, &self.joiner, toks);
+                        if !pairs.is_empty() {
+                            doc.add_text(f.pairs, &pairs);
+                        }
+                    }
+                }
+                if let Some(lemmas) = lemmas {
+                    doc.add_text(f.lemmas, lemmas);
+                    doc.add_text(f.lemmatised, "y");
+                }
+                if let Some(addressee) = addressee.as_deref().filter(|a| !a.is_empty()) {
+                    doc.add_text(f.addressee, addressee);
+                }
+                docs.push(doc);
+            }
+            self.with(|w| {
+                for doc in docs {
+                    w.add_document(doc)?;
+                }
+                Ok(())
+            })?;
+            Ok((true, total, Vec::new()))
+        })
+    }
+
+    /// Add a statement's own document: its content hash, metadata and whole record.
+    fn add_statement(
+        &self,
+        py: Python<'_>,
+        sid: &str,
+        key: i64,
+        hash: &str,
+        meta: &[u8],
+        record: &[u8],
+    ) -> PyResult<()> {
+        let f = &self.fields;
+        let mut doc = TantivyDocument::default();
+        doc.add_text(f.doc_type, "statement");
+        doc.add_text(f.sid, sid);
+        doc.add_i64(f.key, key);
+        // Every document has a `pnt` (see `EmbeddedBackend._documents`).
+        doc.add_u64(f.pnt, 0);
+        doc.add_text(f.hash, hash);
+        doc.add_bytes(f.meta, meta);
+        doc.add_bytes(f.record, record);
+        py.allow_threads(|| {
+            self.with(|w| {
+                w.add_document(doc)?;
+                Ok(())
+            })
+        })
+    }
+
+    /// Make everything added and deleted since the last commit durable and visible.
+    fn commit(&self, py: Python<'_>) -> PyResult<()> {
+        py.allow_threads(|| self.with(|w| w.commit().map(|_| ())))
+    }
+
+    /// Drop everything added and deleted since the last commit.
+    fn rollback(&self, py: Python<'_>) -> PyResult<()> {
+        py.allow_threads(|| self.with(|w| w.rollback().map(|_| ())))
+    }
+
+    /// Wait for merges to finish and release the index's writer lock.
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        let taken = self
+            .writer
+            .lock()
+            .expect("the writer's lock is poisoned")
+            .take();
+        match taken {
+            Some(writer) => py
+                .allow_threads(|| writer.wait_merging_threads())
+                .map_err(engine_error),
+            None => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,175 @@
+"""The native writer (`native/src/writer.rs`) writes the documents the tantivy package's
+writer writes: the same stored fields, fast fields and indexed terms, on a corpus made
+of every kind of passage (ASCII, general punctuation, accented and Han text, Russian
+with lemmas, addressees, speakers and series), and its ASCII tokeniser gives exactly the
+matching model's tokens."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+from typing import Any
+
+import pytest
+import tantivy
+from hypothesis import given
+from hypothesis import strategies as st
+
+from indexer import matching
+from indexer.backends.embedded import FILTER_FIELDS, EmbeddedBackend
+from indexer.backends.native import NativePhrases, ascii_terms
+from indexer.backends.pairs import COMMON, JOINER
+from indexer.ingest import delete, ingest
+from indexer.model import Passage, Statement, statement_from_record
+from indexer.text import _ascii_bytes, joined_terms, terms
+from tests.indexer.test_fast_paths import FUZZ, TEXT
+from tests.support.native import require_native
+
+# Text mostly on the ASCII path (ASCII and the punctuation it maps to spaces), now and
+# then pushed off it by one letter.
+_ON = "aZ09 .,;-\n\"'\u00ab\u00bb\u00a0\u2000\u2014\u2019\u201c\u2060\u206f"
+ON_PATH = st.text(alphabet=st.sampled_from(list(_ON) * 10 + list("é\u2070ё中")), max_size=60)
+
+
+@FUZZ
+@given(TEXT | ON_PATH)
+def test_native_ascii_tokens_are_the_matching_models(text: str) -> None:
+    require_native()
+    found = ascii_terms(text)
+    if _ascii_bytes(text) is None:
+        assert found is None  # off the ASCII path: Python tokenises it
+    else:
+        joined, count = joined_terms(text)
+        assert found == (" ".join(joined.split()), count)
+
+
+PARAGRAPHS = [
+    "The People's Republic of China and the Russian Federation.",
+    "Of the people, by the people \u2014 for the people\u2019s \u201ccommon\u201d good.",
+    "Pérez de Cuéllar spoke of the United Nations at the 1986 session.",
+    "构建人类命运共同体，推动 the new era of 合作.",
+    "\ufeffA byte-order mark, a ligature \ufb01nal, and \u00ab guillemets \u00bb.",
+    "it is it is of the of the the the",
+]
+RUSSIAN = [
+    "Всеобъемлющее партнёрство и стратегическое взаимодействие России и Китая.",
+    "Мы и в этом году поздравляем и в новом году.",
+]
+
+
+def _corpus() -> list[Statement]:
+    out = []
+    for i in range(24):
+        russian = i % 5 == 0
+        pool = RUSSIAN if russian else PARAGRAPHS
+        paragraphs = [pool[(i + k) % len(pool)] for k in range(1 + i % 4)]
+        record: dict[str, Any] = {
+            "id": f"w{i}",
+            "date": f"{2000 + i % 7}-0{1 + i % 9}-1{i % 10}",
+            "text": "\n\n".join(paragraphs),
+            "kind": "call" if i % 2 else "message",
+            "language": "ru" if russian else "en",
+            "source": "kremlin" if i % 3 else "mfa",
+            "speakers": ["Xi Jinping", "Vladimir Putin"][: 1 + i % 2],
+            "series": ["new-year"] if i % 4 == 0 else [],
+            "license": "CC BY 4.0",
+        }
+        if i % 6 == 1:  # passages given, with addressees
+            passages = tuple(
+                Passage(n, p, "Vladimir Putin" if n % 2 == 0 else None)
+                for n, p in enumerate(paragraphs)
+            )
+            out.append(statement_from_record(record, passages))
+        else:
+            out.append(statement_from_record(record))
+    return out
+
+
+def _build(path: Path, native: bool) -> None:
+    backend = EmbeddedBackend(path, native=native, writer_threads=2)
+    corpus = _corpus()
+    assert ingest(backend, iter(corpus[:12]), batch_statements=5).ok
+    assert ingest(backend, iter(corpus[12:]), batch_statements=7).ok
+    assert ingest(backend, iter(corpus[:3]), batch_statements=3).ok  # rewritten: unchanged
+    assert delete(backend, ["w7"]) == 1
+    backend.close()
+
+
+def _documents(path: Path) -> list[tuple[Any, ...]]:
+    """Every live document: its stored fields and its fast fields, in a stable order."""
+    index = tantivy.Index.open(str(path))
+    index.reload()
+    searcher = index.searcher()
+    hits = searcher.search(tantivy.Query.all_query(), limit=100_000).hits
+    addrs = [addr for _, addr in hits]
+    fast = {
+        name: searcher.fast_field_values(name, addrs)
+        for name in ("key", "pno", "uid", "pnt", "date", "published")
+    }
+    rows = []
+    for i, addr in enumerate(addrs):
+        stored = searcher.doc(addr).to_dict()
+        rows.append(
+            (
+                tuple(sorted((k, repr(v)) for k, v in stored.items())),
+                tuple(repr(fast[name][i]) for name in fast),
+            )
+        )
+    return sorted(rows)
+
+
+@pytest.fixture(scope="module")
+def both(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    require_native()
+    root = Path(tmp_path_factory.mktemp("writers"))
+    _build(root / "native", native=True)
+    _build(root / "package", native=False)
+    return root / "native", root / "package"
+
+
+def test_both_writers_store_the_same_documents(both: tuple[Path, Path]) -> None:
+    native, package = both
+    docs = _documents(native)
+    assert len(docs) > 40  # passages and statements, w7 gone
+    assert docs == _documents(package)
+
+
+def _vocabulary() -> dict[str, set[str]]:
+    """Each indexed text field's terms (and, for tokens, each adjacent pair of them)."""
+    words: dict[str, set[str]] = {"tokens": set(), "lemmas": set(), "pairs": set()}
+    for s in _corpus():
+        for p in s.passages:
+            toks = terms(p.text)
+            words["tokens"].update(toks)
+            words["tokens"].update(f"{a} {b}" for a, b in itertools.pairwise(toks))
+            words["lemmas"].update(matching.lemmas(toks))
+            words["pairs"].update(
+                a + JOINER + b for a, b in itertools.pairwise(toks) if {a, b} <= COMMON
+            )
+            if p.addressee:
+                words.setdefault("addressee", set()).update(terms(p.addressee))
+        for field, values in (
+            ("speakers", s.speakers),
+            ("source", [s.source]),
+            ("kind", [s.kind]),
+            ("language", [s.language]),
+            ("series", s.series),
+            ("sid_tokens", [s.id]),
+        ):
+            words.setdefault(field, set()).update(t for v in values for t in terms(v))
+    return words
+
+
+def test_both_writers_index_the_same_terms_and_positions(both: tuple[Path, Path]) -> None:
+    native, package = both
+    a, b = NativePhrases(native), NativePhrases(package)
+    vocabulary = _vocabulary()
+    assert set(FILTER_FIELDS.values()) <= set(vocabulary)
+    compared = 0
+    for field, words in vocabulary.items():
+        for word in sorted(words):
+            toks = word.split()
+            rows_a, rows_b = a.match(field, toks, None), b.match(field, toks, None)
+            assert all((x == y).all() for x, y in zip(rows_a, rows_b, strict=True)), (field, word)
+            compared += len(rows_a[0])
+    assert compared > 500
