@@ -1,5 +1,5 @@
-"""The optional native phrase matcher (`native/`, a Rust extension over the same tantivy
-the Python package embeds), as the embedded backend sees it.
+"""The optional native phrase matcher and index writer (`native/`, a Rust extension over
+the same tantivy the Python package embeds), as the embedded backend sees them.
 
 For a plain phrase it returns every matching passage with its exact occurrence count as
 three packed arrays, without one Python object per hit: that per-hit cost, not tantivy's

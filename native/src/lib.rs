@@ -9,6 +9,8 @@
 //!
 //! Occurrences are counted as tantivy's phrase query counts them: every start position
 //! at which each phrase word sits at its offset (so overlapping occurrences all count).
+//!
+//! The index writer is in `writer.rs`.
 
 mod writer;
 
