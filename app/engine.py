@@ -32,7 +32,8 @@ def open_backend(settings: Settings) -> Backend:
     from indexer.backends.embedded import EmbeddedBackend
 
     native = {"auto": None, "on": True, "off": False}[settings.native]
-    return EmbeddedBackend(settings.index_dir, native=native)
+    threads = settings.match_threads or None
+    return EmbeddedBackend(settings.index_dir, native=native, match_threads=threads)
 
 
 def open_search(settings: Settings) -> Search:

@@ -133,9 +133,11 @@ class EmbeddedBackend:
         writer_heap_mb: int = 256,
         writer_threads: int = 0,
         native: bool | None = None,
+        match_threads: int | None = None,
     ) -> None:
         """`native`: match plain phrases with the native extension (None: when it is
-        installed; True: fail without it; False: never)."""
+        installed; True: fail without it; False: never); `match_threads`: how many
+        threads it matches one query's segments with (None: one per core, at most 4)."""
         self.path = Path(path)
         self._heap = writer_heap_mb * 1_000_000
         self._threads = writer_threads
@@ -169,7 +171,7 @@ class EmbeddedBackend:
         except (OSError, ValueError) as exc:
             raise EngineUnavailable(f"cannot open the index at {self.path}: {exc}") from exc
         use_native = native_matcher.available() if native is None else native
-        self._native = NativePhrases(self.path) if use_native else None
+        self._native = NativePhrases(self.path, match_threads) if use_native else None
         self._pair_terms = pair_terms_for(use_native)
         self._refresh(force=True)
 

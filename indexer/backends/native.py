@@ -24,6 +24,8 @@ _T = TypeVar("_T")
 
 
 class _PhraseIndex(Protocol):
+    threads: int
+
     def reload(self) -> None: ...
 
     def passage_texts(self, keys: list[int], pnos: list[int]) -> list[bytes | None]: ...
@@ -121,6 +123,11 @@ class NativePhrases:
             self._index = module.PhraseIndex(str(path), threads)
         except (OSError, ValueError) as exc:
             raise EngineUnavailable(f"the native matcher cannot open {path}: {exc}") from exc
+
+    @property
+    def threads(self) -> int:
+        """How many threads match one query's segments."""
+        return self._index.threads
 
     def reload(self) -> None:
         """See the latest commit (called whenever the backend reloads its own reader)."""

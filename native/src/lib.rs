@@ -128,6 +128,12 @@ impl PhraseIndex {
             .map_err(engine_error)
     }
 
+    /// How many threads match one query's segments.
+    #[getter]
+    fn threads(&self) -> usize {
+        self.threads
+    }
+
     /// Number of documents (all kinds) in the current view; for tests.
     fn num_docs(&self) -> u64 {
         self.reader.searcher().num_docs()

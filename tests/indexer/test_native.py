@@ -257,3 +257,21 @@ def test_native_row_order_is_a_sort(runs: list[tuple[int, list[int], int]]) -> N
         seen.update((key, p) for p in fresh)
         rows.extend((key << 40, p, occ) for p in fresh)
     assert module.sort_rows(rows) == sorted(rows)
+
+
+def test_matching_threads_are_the_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """TIFA_MATCH_THREADS reaches the matcher; 0 means one thread per CPU, at most 4."""
+    require_native()
+    import os
+
+    from app.config import Settings
+    from app.engine import open_backend
+
+    monkeypatch.setenv("TIFA_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("TIFA_MATCH_THREADS", "3")
+    backend = open_backend(Settings())
+    assert backend._native is not None and backend._native.threads == 3  # type: ignore[attr-defined]
+    monkeypatch.setenv("TIFA_MATCH_THREADS", "0")
+    backend = open_backend(Settings())
+    expected = min(len(os.sched_getaffinity(0)), 4)
+    assert backend._native.threads == expected  # type: ignore[attr-defined]
