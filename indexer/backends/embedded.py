@@ -142,8 +142,7 @@ class EmbeddedBackend:
         self._heap = writer_heap_mb * 1_000_000
         self._threads = writer_threads
         self._lock = threading.RLock()
-        self._writer: Any = None
-        self._native_writer: NativeWriter | None = None
+        self._writer: NativeWriter | _PackageWriter | None = None
         self._records: dict[tuple[int, int], dict[str, Any] | None] = {}
         self._meta_cache: tuple[int, list[StatementMeta], dict[int, StatementMeta]] | None = None
         self._generation = -1
@@ -805,50 +804,26 @@ class EmbeddedBackend:
 
     # ---- writing -------------------------------------------------------------------
 
-    def _open_writer(self) -> Any:
+    def _open_writer(self) -> NativeWriter | _PackageWriter:
+        """The index's one writer: the extension's when matching natively (the same
+        documents, built in Rust), else the tantivy package's."""
         if self._writer is None:
+            if self._native is not None:
+                self._writer = NativeWriter(self.path, self._heap, self._threads, COMMON, JOINER)
+                return self._writer
             try:
-                self._writer = self.index.writer(heap_size=self._heap, num_threads=self._threads)
+                inner = self.index.writer(heap_size=self._heap, num_threads=self._threads)
             except ValueError as exc:
                 raise EngineUnavailable(
                     f"another process is writing to the index at {self.path} ({exc}); "
                     "one writer at a time"
                 ) from exc
+            self._writer = _PackageWriter(inner)
         return self._writer
 
     def write(self, statements: Sequence[Statement], delete: Iterable[str] = ()) -> WriteResult:
-        if self._native is not None:
-            return self._write_natively(statements, delete)
         with self._lock:
             writer = self._open_writer()
-            deleted = 0
-            try:
-                for sid in delete:
-                    writer.delete_documents_by_term("sid", sid)
-                    deleted += 1
-                for st in statements:
-                    writer.delete_documents_by_term("sid", st.id)
-                    passages, statement = self._documents(st)
-                    for passage in passages:
-                        writer.add_json(passage)
-                    writer.add_document(statement)
-                writer.commit()
-            except ValueError as exc:
-                writer.rollback()
-                raise EngineFailure(f"writing to the embedded index failed: {exc}") from exc
-        self._refresh(force=True)
-        return WriteResult(written=len(statements), deleted=deleted)
-
-    def _write_natively(
-        self, statements: Sequence[Statement], delete: Iterable[str]
-    ) -> WriteResult:
-        """`write` through the extension's writer: the same documents, built in Rust."""
-        with self._lock:
-            if self._native_writer is None:
-                self._native_writer = NativeWriter(
-                    self.path, self._heap, self._threads, COMMON, JOINER
-                )
-            writer = self._native_writer
             deleted = 0
             try:
                 for sid in delete:
@@ -856,7 +831,11 @@ class EmbeddedBackend:
                     deleted += 1
                 for st in statements:
                     writer.delete_statement(st.id)
-                    self._add_natively(writer, st)
+                    if isinstance(writer, NativeWriter):
+                        self._add_natively(writer, st)
+                    else:
+                        passages, statement = self._documents(st)
+                        writer.add(passages, statement)
                 writer.commit()
             except (EngineFailure, ValueError) as exc:
                 writer.rollback()
@@ -948,12 +927,34 @@ class EmbeddedBackend:
 
     def close(self) -> None:
         with self._lock:
-            if self._native_writer is not None:
-                self._native_writer.close()
-                self._native_writer = None
             if self._writer is not None:
-                self._writer.wait_merging_threads()
+                self._writer.close()
                 self._writer = None
+
+
+class _PackageWriter:
+    """The tantivy package's IndexWriter with the native writer's methods, so that one
+    `write` drives either."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def delete_statement(self, sid: str) -> None:
+        self._inner.delete_documents_by_term("sid", sid)
+
+    def add(self, passages: list[str], statement: Any) -> None:
+        for passage in passages:
+            self._inner.add_json(passage)
+        self._inner.add_document(statement)
+
+    def commit(self) -> None:
+        self._inner.commit()
+
+    def rollback(self) -> None:
+        self._inner.rollback()
+
+    def close(self) -> None:
+        self._inner.wait_merging_threads()
 
 
 # Schema versions whose indexes are rebuilt in place when opened: every version keeps
