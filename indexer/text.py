@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -170,45 +170,81 @@ def _ascii_phrase(tokens: tuple[str, ...]) -> re.Pattern[str]:
 
 
 # A letter, mark or digit that is not Han: what a non-Han token is a maximal run of.
-_RUN_CHAR = r"[[\p{L}\p{M}\p{Nd}]--\p{Han}]"
+_RUN_CHAR = regex.compile(r"[[\p{L}\p{M}\p{Nd}]--\p{Han}]", regex.V1)
+# What lies between two non-Han tokens: at least one character that is no token's (a Han
+# one would be a token itself).
+_SEPARATION = regex.compile(r"[^\p{L}\p{M}\p{Nd}]+")
+
+# Where the next occurrence of a phrase starts and ends in a text, from a position on.
+Finder = Callable[[str, int], "tuple[int, int] | None"]
 
 
 @lru_cache(maxsize=1024)
-def _unicode_phrase(tokens: tuple[str, ...]) -> regex.Pattern[str] | None:
-    """The phrase as a regex over folded text, or None when a token is Han (Han tokens
+def _ascii_finder(tokens: tuple[str, ...]) -> Finder:
+    search = _ascii_phrase(tokens).search
+
+    def find(view: str, pos: int) -> tuple[int, int] | None:
+        m = search(view, pos)
+        return None if m is None else m.span()
+
+    return find
+
+
+@lru_cache(maxsize=1024)
+def _unicode_finder(tokens: tuple[str, ...]) -> Finder | None:
+    """The phrase's finder over folded text, or None when a token is Han (Han tokens
     need no separator between them; those phrases take the token path)."""
     if any(_HAN_EDGE.search(t) for t in tokens):
         return None
-    # Between two non-Han tokens: at least one character that is no token's (a Han one
-    # would be a token itself). At the ends: the runs must be whole.
-    body = r"[^\p{L}\p{M}\p{Nd}]+".join(map(regex.escape, tokens))
-    return regex.compile(f"(?<!{_RUN_CHAR}){body}(?!{_RUN_CHAR})", regex.V1)
+    first, rest = tokens[0], tokens[1:]
+    run_at, separation_at = _RUN_CHAR.match, _SEPARATION.match
+
+    # Not one regex per phrase: compiling a Unicode-class pattern costs milliseconds, more
+    # than scanning a page of passages with this. Each token is found as a literal and its
+    # neighbours checked with the two patterns compiled once above.
+    def find(view: str, pos: int) -> tuple[int, int] | None:
+        while (start := view.find(first, pos)) >= 0:
+            pos = start + 1
+            if start and run_at(view, start - 1):
+                continue  # inside a longer run
+            end = start + len(first)
+            for token in rest:
+                gap = separation_at(view, end)
+                if gap is None or not view.startswith(token, gap.end()):
+                    break
+                end = gap.end() + len(token)
+            else:
+                if not run_at(view, end):
+                    return start, end
+        return None
+
+    return find
 
 
 def phrase_offsets(text: str, phrases: Sequence[Sequence[str]]) -> list[tuple[int, int]] | None:
-    """[start, end) in `text` of every occurrence of each folded phrase, in order, found
-    by one regex per phrase: over the lower-cased text where it takes the ASCII path
-    (tokens are the runs of [a-z0-9]), else over the folded text where folding keeps
-    every offset and no phrase holds a Han token; None otherwise."""
+    """[start, end) in `text` of every occurrence of each folded phrase, in order: found
+    over the lower-cased text where it takes the ASCII path (tokens are the runs of
+    [a-z0-9]), else over the folded text where folding keeps every offset and no phrase
+    holds a Han token; None otherwise."""
     view = _ascii_view(text)
     if view is None:
         folded, spans = _fold_with_map(text)
-        patterns = [_unicode_phrase(tuple(toks)) for toks in phrases]
-        if spans is not None or None in patterns:
+        finders = [_unicode_finder(tuple(toks)) for toks in phrases]
+        if spans is not None or None in finders:
             return None
-        return _all_starts(folded, [p.search for p in patterns if p is not None])
-    return _all_starts(view, [_ascii_phrase(tuple(toks)).search for toks in phrases])
+        return _all_starts(folded, [f for f in finders if f is not None])
+    return _all_starts(view, [_ascii_finder(tuple(toks)) for toks in phrases])
 
 
-def _all_starts(view: str, searches: Sequence[Any]) -> list[tuple[int, int]]:
+def _all_starts(view: str, finders: Sequence[Finder]) -> list[tuple[int, int]]:
     found = set()
-    for search in searches:
+    for find in finders:
         # Each search resumes one character after the last start, so that overlapping
         # occurrences ("the the" in "the the the") are all found, as token by token.
-        m = search(view)
-        while m is not None:
-            found.add(m.span())
-            m = search(view, m.start() + 1)
+        span = find(view, 0)
+        while span is not None:
+            found.add(span)
+            span = find(view, span[0] + 1)
     return sorted(found)
 
 
