@@ -14,6 +14,7 @@ from app import errors
 from app.config import Settings
 from app.engine import open_search
 from app.middleware import install_operations, no_delay
+from app.rendered import Rendered
 from app.routes import diff, discover, formulas, health, pages, search, series, statements, timeline
 from indexer.search import Search
 
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.search = search_layer
+    app.state.rendered = Rendered()
     errors.install(app)
     for module in (health, search, statements, timeline, formulas, series, diff, discover):
         app.include_router(module.router)

@@ -9,9 +9,10 @@ from collections.abc import Iterator
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 
 from app.deps import FiltersDep, SearchDep
+from app.rendered import RenderedDep
 from app.routes.route import ModelRoute
 from app.schemas import SearchOut
 from indexer.search import MAX_LIMIT
@@ -44,10 +45,11 @@ KWIC_COLUMNS = [
     ),
     responses={200: {"content": {"text/csv": {}, "application/x-ndjson": {}}}},
 )
-def search(
+async def search(
     request: Request,
     search: SearchDep,
     filters: FiltersDep,
+    rendered: RenderedDep,
     q: Annotated[str, Query(description='The query, e.g. "strategic partnership".')] = "",
     sort: Annotated[Literal["relevance", "date", "-date"], Query()] = "relevance",
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 20,
@@ -56,12 +58,13 @@ def search(
     snippets: Annotated[int, Query(ge=0, le=50, description="Snippets per statement.")] = 3,
     format: Annotated[Literal["csv", "json"] | None, Query()] = None,
     export_limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000,
-) -> SearchOut | StreamingResponse:
+) -> Response:
     node = search.query(q, filters)
     wants_csv = format == "csv" or (
         format is None and "text/csv" in request.headers.get("accept", "")
     )
     if wants_csv or format == "json":
+        # A generator: the search runs as the response is streamed, in the thread pool.
         rows = search.kwic_rows(node, sort=sort, limit=export_limit, context=context)
         if wants_csv:
             return StreamingResponse(
@@ -70,10 +73,16 @@ def search(
                 headers={"Content-Disposition": 'attachment; filename="tifa-kwic.csv"'},
             )
         return StreamingResponse(_jsonl(rows), media_type="application/x-ndjson")
-    page = search.search(
-        node, sort=sort, limit=limit, cursor=cursor, context=context, snippets=snippets
-    )
-    return SearchOut.of(page)
+
+    def compute() -> bytes:
+        page = search.search(
+            node, sort=sort, limit=limit, cursor=cursor, context=context, snippets=snippets
+        )
+        return SearchOut.of(page).model_dump_json().encode()
+
+    key = ("search", node, sort, limit, cursor, context, snippets)
+    body = await rendered.answer(search, key, compute)
+    return Response(body, media_type="application/json")
 
 
 QUERY_HELP: dict[str, object] = {

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from app.analysis.timeline import Granularity, build_timeline, periods_between
 from app.deps import FiltersDep, SearchDep
+from app.rendered import RenderedDep
 from app.routes.route import ModelRoute
 from app.schemas import TimelineRowOut
 from indexer.errors import InvalidInput
@@ -90,17 +91,31 @@ def timeline_of(
     ),
     responses={200: {"content": {"text/csv": {}}}},
 )
-def timeline(
+async def timeline(
     search: SearchDep,
     filters: FiltersDep,
+    rendered: RenderedDep,
     q: Annotated[list[str], Query(description="One or more queries (repeat q).")],
     interval: Annotated[Literal["year", "month"], Query()] = "year",
     smoothing: Annotated[int | None, Query(ge=1, le=21)] = None,
     format: Annotated[Literal["csv", "json"] | None, Query()] = None,
-) -> TimelineOut | Response:
-    out = timeline_of(search, q, filters, interval, smoothing)
+) -> Response:
+    def compute() -> bytes:
+        out = timeline_of(search, q, filters, interval, smoothing)
+        return out.model_dump_json().encode() if format != "csv" else _csv(out).encode()
+
+    key = ("timeline", tuple(q), tuple(filters), interval, smoothing, format == "csv")
+    body = await rendered.answer(search, key, compute)
     if format != "csv":
-        return out
+        return Response(body, media_type="application/json")
+    return Response(
+        body,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="tifa-timeline.csv"'},
+    )
+
+
+def _csv(out: TimelineOut) -> str:
     buf = io.StringIO()
     fields = list(TimelineRowOut.model_fields)
     writer = csv.writer(buf)
@@ -108,8 +123,4 @@ def timeline(
     for s in out.series:
         for r in s.rows:
             writer.writerow([s.query, *(getattr(r, f) for f in fields)])
-    return Response(
-        buf.getvalue(),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": 'attachment; filename="tifa-timeline.csv"'},
-    )
+    return buf.getvalue()

@@ -194,3 +194,37 @@ def test_concurrent_writes_of_one_id_are_classified_once(
     for t in threads:
         t.join()
     assert sorted(statuses) == ["created"] + ["unchanged"] * 5
+
+
+def _counts(client: TestClient, q: str) -> tuple[object, object]:
+    search = client.get("/api/v1/search", params={"q": q}).json()["total"]
+    rows = client.get("/api/v1/timeline", params={"q": q}).json()["series"][0]["rows"]
+    return search, {r["period"]: r["occurrences"] for r in rows if r["occurrences"]}
+
+
+def test_repeated_answers_follow_writes_by_this_app_and_by_another_process(
+    client: TestClient, keys: Keys, data_dir: object
+) -> None:
+    """A search or timeline asked again is answered from the rendered cache, but never
+    across a commit: not the app's own, nor another writer's on the same index."""
+    from pathlib import Path
+
+    from indexer.model import statement_from_record
+
+    assert isinstance(data_dir, Path)
+    q = '"zanzibar quokka"'
+    empty = ({"statements": 0, "passages": 0, "occurrences": 0}, {})
+    assert _counts(client, q) == _counts(client, q) == empty
+    _post(client, keys, [{**A, "text": "A zanzibar quokka. Zanzibar quokka again."}])
+    assert _counts(client, q) == (
+        {"statements": 1, "passages": 1, "occurrences": 2},
+        {"2021": 2},
+    )
+    other = EmbeddedBackend(data_dir / "index")
+    record = {"id": "w-other", "date": "2019-03-01", "text": "The zanzibar quokka, once more."}
+    other.write([statement_from_record(record)])
+    other.close()
+    assert _counts(client, q) == (
+        {"statements": 2, "passages": 2, "occurrences": 3},
+        {"2019": 1, "2021": 2},
+    )

@@ -1,0 +1,77 @@
+"""Rendered JSON answers of the read API, kept per index generation, and the rule for
+where a request's work runs.
+
+A repeated search or timeline is answered from here on the event loop: the search layer
+has its result cached already, and what is left (validating the response model, dumping
+JSON, handing the request to a worker thread and back) costs ten times the lookup. Work
+not at hand goes to the thread pool, where the deadline middleware can give up on it.
+
+Keys hold the backend's generation, so a commit (by any process) makes every older answer
+unreachable; one cache per application, because two applications over different indexes
+can share generation numbers.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Annotated
+
+from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
+
+from indexer.search import Search
+
+DEFAULT_BYTES = 32 * 2**20
+
+
+class Rendered:
+    """Response bodies by key, least recently used dropped first, bounded in bytes."""
+
+    def __init__(self, max_bytes: int = DEFAULT_BYTES) -> None:
+        self.max_bytes = max_bytes
+        self._size = 0
+        self._lock = threading.Lock()
+        self._bodies: OrderedDict[Hashable, bytes] = OrderedDict()
+
+    def get(self, key: Hashable) -> bytes | None:
+        with self._lock:
+            body = self._bodies.get(key)
+            if body is not None:
+                self._bodies.move_to_end(key)
+            return body
+
+    def put(self, key: Hashable, body: bytes) -> None:
+        if len(body) > self.max_bytes // 8:
+            return  # one huge answer must not push out everything else
+        with self._lock:
+            old = self._bodies.pop(key, None)
+            self._size += len(body) - (len(old) if old is not None else 0)
+            self._bodies[key] = body
+            while self._size > self.max_bytes:
+                _, dropped = self._bodies.popitem(last=False)
+                self._size -= len(dropped)
+
+    def __len__(self) -> int:
+        return len(self._bodies)
+
+    async def answer(self, search: Search, key: Hashable, compute: Callable[[], bytes]) -> bytes:
+        """The body for `key` under the current index generation: from the cache, else
+        computed in the thread pool and kept."""
+        # generation() is a stat of the index's meta.json for the embedded engine, and
+        # for Elasticsearch a value a watcher thread keeps fresh: cheap enough for the loop.
+        full = (key, search.backend.generation())
+        body = self.get(full)
+        if body is None:
+            body = await run_in_threadpool(compute)
+            self.put(full, body)
+        return body
+
+
+async def get_rendered(request: Request) -> Rendered:
+    rendered: Rendered = request.app.state.rendered
+    return rendered
+
+
+RenderedDep = Annotated[Rendered, Depends(get_rendered)]
