@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -56,17 +56,39 @@ class Rendered:
     def __len__(self) -> int:
         return len(self._bodies)
 
+    @staticmethod
+    def keyed(search: Search, key: Hashable) -> Hashable:
+        """`key` under the current index generation."""
+        # generation() is a stat of the index's meta.json for the embedded engine, and
+        # for Elasticsearch a value a watcher thread keeps fresh: cheap enough for the loop.
+        return (key, search.backend.generation())
+
     async def answer(self, search: Search, key: Hashable, compute: Callable[[], bytes]) -> bytes:
         """The body for `key` under the current index generation: from the cache, else
         computed in the thread pool and kept."""
-        # generation() is a stat of the index's meta.json for the embedded engine, and
-        # for Elasticsearch a value a watcher thread keeps fresh: cheap enough for the loop.
-        full = (key, search.backend.generation())
+        full = self.keyed(search, key)
         body = self.get(full)
         if body is None:
             body = await run_in_threadpool(compute)
             self.put(full, body)
         return body
+
+    def tee(self, full: Hashable, chunks: Iterator[str]) -> Iterator[str]:
+        """`chunks` passed through to a streamed response, and kept under `full` (from
+        `keyed`) once the stream has ended, if small enough. A stream the client left
+        part way is not kept."""
+        kept: list[str] | None = []
+        size = 0
+        for chunk in chunks:
+            if kept is not None:
+                size += len(chunk)
+                if size > self.max_bytes // 8:
+                    kept = None
+                else:
+                    kept.append(chunk)
+            yield chunk
+        if kept is not None:
+            self.put(full, "".join(kept).encode())
 
 
 async def get_rendered(request: Request) -> Rendered:

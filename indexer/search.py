@@ -508,15 +508,18 @@ class Search:
         metas = self._metas()
         emitted = 0
         order = ranked.orders[sort]
-        for start in range(0, len(order), 50):
-            chunk = order[start : start + 50]
-            wanted: list[tuple[int, int]] = []
-            for i in chunk:
-                key = ranked.keys[i]
-                rows = self._rows_of(ranked, i)
-                wanted.extend(
-                    (key, p) for p in ranked.matches.passages[rows.start : rows.stop].tolist()
-                )
+        wanted: list[tuple[int, int]] = []
+        for n, i in enumerate(order):
+            key = ranked.keys[i]
+            rows = self._rows_of(ranked, i)
+            wanted.extend(
+                (key, p) for p in ranked.matches.passages[rows.start : rows.stop].tolist()
+            )
+            # Texts are fetched in batches about as large as the rows still wanted (a
+            # matching passage gives at least one as a rule): a 200-row export of a
+            # common phrase must not read thousands of passages.
+            if len(wanted) < min(512, max(16, limit - emitted)) and n + 1 < len(order):
+                continue
             texts = self.backend.passage_texts(wanted)
             for key, pno in wanted:
                 text = texts.get((key, pno))
@@ -528,6 +531,7 @@ class Search:
                     emitted += 1
                     if emitted >= limit:
                         return
+            wanted = []
 
     # ---- timelines -----------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from app.analysis.lexicon import Formula
 from app.deps import FiltersDep, SearchDep
+from app.rendered import RenderedDep
 from app.routes.route import ModelRoute
 from app.schemas import TimelineRowOut
 from app.services import formulas as service
@@ -31,11 +32,16 @@ def get_lexicon(corpus_dir: Annotated[Path, Depends(get_corpus_dir)]) -> tuple[F
     return service.load_lexicon(corpus_dir)
 
 
+async def _lexicon(corpus_dir: Annotated[Path, Depends(get_corpus_dir)]) -> tuple[Formula, ...]:
+    # On the event loop: the lexicon is read again only when its file changes (a stat).
+    return service.load_lexicon(corpus_dir)
+
+
 def get_catalog(corpus_dir: Annotated[Path, Depends(get_corpus_dir)]) -> Catalog:
     return load_catalog(corpus_dir)
 
 
-LexiconDep = Annotated[tuple[Formula, ...], Depends(get_lexicon)]
+LexiconDep = Annotated[tuple[Formula, ...], Depends(_lexicon)]
 CatalogDep = Annotated[Catalog, Depends(get_catalog)]
 
 
@@ -196,7 +202,36 @@ def get_formula(
     "zero). `smoothing=N` (odd) adds a centred moving average; `format=csv` exports one row "
     "per language and period (`language` is `all` for the combined count).",
     responses={200: {"content": {"text/csv": {}}}},
+    name="formula_timeline",
 )
+async def formula_timeline_route(
+    formula_id: str,
+    search: SearchDep,
+    lexicon: LexiconDep,
+    filters: FiltersDep,
+    rendered: RenderedDep,
+    interval: Annotated[Literal["year", "month"], Query(description="Period length.")] = "year",
+    smoothing: Annotated[
+        int | None, Query(ge=1, le=21, description="Odd moving-average window.")
+    ] = None,
+    format: Annotated[Literal["csv", "json"] | None, Query(description="csv to export.")] = None,
+) -> Response:
+    formula = service.get_formula(lexicon, formula_id)
+
+    def compute() -> bytes:
+        out = formula_timeline(formula_id, search, lexicon, filters, interval, smoothing, format)
+        if isinstance(out, Response):
+            return bytes(out.body)
+        return out.model_dump_json().encode()
+
+    # The formula itself in the key: an edited lexicon is a different question.
+    key = ("formula timeline", formula, tuple(filters), interval, smoothing, format == "csv")
+    body = await rendered.answer(search, key, compute)
+    if format != "csv":
+        return Response(body, media_type="application/json")
+    return Response(body, media_type="text/csv; charset=utf-8", headers=_csv_headers(formula.id))
+
+
 def formula_timeline(
     formula_id: str,
     search: SearchDep,
@@ -208,6 +243,8 @@ def formula_timeline(
     ] = None,
     format: Annotated[Literal["csv", "json"] | None, Query(description="csv to export.")] = None,
 ) -> FormulaTimelineOut | Response:
+    """The formula timeline as a model (or its CSV): what the route renders, and what the
+    CLI and the HTML pages call directly."""
     tl = service.timeline(
         search, service.get_formula(lexicon, formula_id), filters, interval, smoothing
     )
@@ -234,5 +271,9 @@ def formula_timeline(
     return Response(
         buf.getvalue(),
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="tifa-formula-{out.formula}.csv"'},
+        headers=_csv_headers(out.formula),
     )
+
+
+def _csv_headers(formula_id: str) -> dict[str, str]:
+    return {"Content-Disposition": f'attachment; filename="tifa-formula-{formula_id}.csv"'}

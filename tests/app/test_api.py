@@ -111,6 +111,22 @@ def test_csv_and_jsonl_export(client: TestClient) -> None:
     assert [json.loads(line)["id"] for line in lines] == [row["id"] for row in rows]
 
 
+@pytest.mark.parametrize("sort", ["relevance", "-date"])
+def test_export_limit_is_a_prefix_of_the_whole_export(client: TestClient, sort: str) -> None:
+    """Texts are read in batches sized by the rows still wanted: a limited export is
+    exactly the start of the unlimited one, in the same order."""
+
+    def export(limit: int) -> list[list[str]]:
+        params = {"q": '"of the"', "format": "csv", "sort": sort, "export_limit": limit}
+        return list(csv.reader(io.StringIO(client.get("/api/v1/search", params=params).text)))
+
+    total = client.get("/api/v1/search", params={"q": '"of the"'}).json()["total"]
+    whole = export(100_000)
+    assert len(whole) == 1 + total["occurrences"] > 1200
+    for limit in (1, 17, 200, 1100):
+        assert export(limit) == whole[: 1 + limit]
+
+
 def test_statement_endpoint(client: TestClient) -> None:
     body = client.get("/api/v1/statements/kremlin-62521").json()
     assert body["title"].startswith("New Year greetings")

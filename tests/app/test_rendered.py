@@ -52,3 +52,15 @@ def test_two_apps_over_different_indexes_do_not_share_answers(
         assert gens[0] == gens[1]
         assert one.get("/api/v1/search", params=params).json()["total"]["statements"] == 1
         assert two.get("/api/v1/search", params=params).json()["total"]["statements"] == 0
+
+
+def test_a_stream_is_kept_only_when_read_to_its_end_and_small() -> None:
+    cache = Rendered(max_bytes=800)
+    whole = cache.tee("whole", iter(["a,b\n", "1,2\n"]))
+    assert "".join(whole) == "a,b\n1,2\n" and cache.get("whole") == b"a,b\n1,2\n"
+    left = cache.tee("left", iter(["x" * 10, "y" * 10]))
+    assert next(left) == "x" * 10
+    left.close()  # the client went away part way
+    assert cache.get("left") is None
+    big = cache.tee("big", iter(["z" * 60, "z" * 60]))  # over an eighth of the budget
+    assert "".join(big) == "z" * 120 and cache.get("big") is None

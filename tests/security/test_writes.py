@@ -199,6 +199,9 @@ def test_concurrent_writes_of_one_id_are_classified_once(
 def _counts(client: TestClient, q: str) -> tuple[object, object]:
     search = client.get("/api/v1/search", params={"q": q}).json()["total"]
     rows = client.get("/api/v1/timeline", params={"q": q}).json()["series"][0]["rows"]
+    export = client.get("/api/v1/search", params={"q": q, "format": "csv"}).text
+    # The export's rows (after its header) are the occurrences.
+    assert len(export.splitlines()) - 1 == search["occurrences"]
     return search, {r["period"]: r["occurrences"] for r in rows if r["occurrences"]}
 
 
