@@ -11,6 +11,7 @@ import base64
 import binascii
 import json
 import math
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Collection, Iterator, Mapping, Sequence
@@ -436,14 +437,14 @@ class Search:
         snippets: int,
     ) -> list[StatementHit]:
         wanted: dict[int, list[int]] = {}
-        for i in page:
-            rows = self._rows_of(ranked, i)
-            # A statement's own rows only (a statement with fewer matching passages than
-            # snippets must not ask for its neighbour's passage numbers).
-            pnos = ranked.matches.passages[
-                rows.start : min(rows.stop, rows.start + max(snippets, 1))
-            ]
-            wanted[ranked.keys[i]] = pnos.tolist()
+        at = np.asarray(page, dtype=np.int64)
+        starts = ranked.starts[at].tolist()
+        # A statement's own rows only (a statement with fewer matching passages than
+        # snippets must not ask for its neighbour's passage numbers).
+        stops = np.minimum(ranked.starts[at + 1], ranked.starts[at] + max(snippets, 1)).tolist()
+        passages = ranked.matches.passages
+        for i, start, stop in zip(page, starts, stops, strict=True):
+            wanted[ranked.keys[i]] = passages[start:stop].tolist()
         texts = self.backend.passage_texts(
             [(k, p) for k, ps in wanted.items() for p in ps] if snippets else []
         )
@@ -582,6 +583,11 @@ def _text_and_filters(node: Node) -> tuple[Node, Node] | None:
     )
 
 
+_SPACE = re.compile(r"\s")
+# The last space of a slice: `endpos` is where \Z matches.
+_LAST_SPACE = re.compile(r"\s\S*\Z")
+
+
 def kwic(
     text: str, node: Node, passage: int, context: int, limit: int | None = None
 ) -> list[Snippet]:
@@ -602,11 +608,15 @@ def kwic(
     for start, end in found[:limit]:
         left_start = max(0, start - context)
         right_end = min(len(text), end + context)
-        # Do not cut a word in half at the edges of the context.
-        while left_start > 0 and not text[left_start - 1].isspace() and left_start < start:
-            left_start += 1
-        while right_end < len(text) and not text[right_end].isspace() and right_end > end:
-            right_end -= 1
+        # Do not cut a word in half at the edges of the context: the left edge moves right
+        # to just after the first space from it, the right one left to the last space
+        # before it (\s is str.isspace, character for character).
+        if left_start > 0:
+            space = _SPACE.search(text, left_start - 1, start)
+            left_start = start if space is None else space.end()
+        if right_end < len(text):
+            space = _LAST_SPACE.search(text, end, right_end + 1)
+            right_end = end if space is None else space.start()
         out.append(
             Snippet(
                 passage=passage,

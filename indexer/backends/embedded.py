@@ -139,6 +139,7 @@ class EmbeddedBackend:
         installed; True: fail without it; False: never); `match_threads`: how many
         threads it matches one query's segments with (None: one per core, at most 4)."""
         self.path = Path(path)
+        self._meta_file = str(self.path / "meta.json")
         self._heap = writer_heap_mb * 1_000_000
         self._threads = writer_threads
         self._lock = threading.RLock()
@@ -182,13 +183,16 @@ class EmbeddedBackend:
     # ---- reading -------------------------------------------------------------------
 
     def _opstamp(self) -> int:
-        meta = self.path / "meta.json"
+        meta = self._meta_file
         try:
-            stat = meta.stat()
+            # os.stat on a str: a Path built on every call cost more than the stat itself,
+            # and a query asks several times.
+            stat = os.stat(meta)
             seen = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
             if self._stamp_seen is not None and self._stamp_seen[0] == seen:
                 return self._stamp_seen[1]
-            stamp = int(json.loads(meta.read_text()).get("opstamp", 0))
+            with open(meta, encoding="utf-8") as f:
+                stamp = int(json.load(f).get("opstamp", 0))
         except (OSError, ValueError):
             return 0
         self._stamp_seen = (seen, stamp)

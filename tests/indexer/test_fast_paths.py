@@ -241,6 +241,33 @@ def test_snippets_found_by_regex_equal_those_found_by_tokens(
     ]
 
 
+def _edges_by_loop(text: str, start: int, end: int, context: int) -> tuple[str, str]:
+    """The snippet's context as first written: one character at a time."""
+    left, right = max(0, start - context), min(len(text), end + context)
+    while left > 0 and not text[left - 1].isspace() and left < start:
+        left += 1
+    while right < len(text) and not text[right].isspace() and right > end:
+        right -= 1
+    return text[left:start], text[end:right]
+
+
+@FUZZ
+@given(_texts(), st.lists(WORDS, min_size=1, max_size=2), st.integers(0, 40))
+@example("aa the bb", ["the"], 1)
+@example("the\u2028x\x1cthe\x1cq the", ["the"], 3)
+def test_snippet_context_edges_equal_the_character_loop(
+    text: str, words: list[str], context: int
+) -> None:
+    """The context is cut at spaces by two regex searches; they give what the original
+    character-by-character loops gave (\\s and str.isspace agree)."""
+    from indexer.query import Phrase
+
+    text = text.replace(",", "\u2028").replace("-", "\x1c\u3000")
+    phrase = Phrase(tuple(terms(" ".join(words))))
+    for snip in kwic(text, phrase, 0, context):
+        assert (snip.left, snip.right) == _edges_by_loop(text, snip.start, snip.end, context)
+
+
 @FUZZ
 @given(
     st.lists(
