@@ -87,6 +87,9 @@ def code_version() -> str:
     files = [
         *sorted((REPO / "indexer").rglob("*.py")),
         REPO / "indexer" / "backends" / "elastic" / "mappings.json",
+        # The native extension writes the embedded index when it is installed.
+        *sorted((REPO / "native" / "src").glob("*.rs")),
+        REPO / "native" / "Cargo.toml",
         Path(__file__),
     ]
     for f in files:
