@@ -162,32 +162,44 @@ impl PhraseIndex {
             let mut distinct = keys.clone();
             distinct.sort_unstable();
             distinct.dedup();
-            let searcher = self.reader.searcher();
-            // Segment groups on threads, as matching does: most of the time goes to
-            // decompressing the document store's blocks, one segment at a time.
-            let groups = segment_groups(searcher.segment_readers(), self.threads);
-            let fields = (key_field, text_field);
-            let found = std::thread::scope(|scope| -> tantivy::Result<Vec<(usize, Vec<u8>)>> {
-                let (distinct, want) = (&distinct, &want);
-                let run = move |group: Vec<&SegmentReader>| {
-                    let mut found = Vec::new();
-                    for segment in group {
-                        texts_in_segment(segment, fields, distinct, want, &mut found)?;
-                    }
-                    tantivy::Result::Ok(found)
-                };
-                let mut groups = groups.into_iter();
-                let mine = groups.next().unwrap_or_default();
-                let others: Vec<_> = groups.map(|g| scope.spawn(move || run(g))).collect();
-                let mut found = run(mine)?;
-                for other in others {
-                    found.extend(other.join().expect("a fetching thread panicked")?);
-                }
-                Ok(found)
-            })?;
             let mut out: Vec<Option<Vec<u8>>> = vec![None; keys.len()];
-            for (i, text) in found {
-                out[i] = Some(text);
+            let searcher = self.reader.searcher();
+            for segment in searcher.segment_readers() {
+                let inverted = segment.inverted_index(key_field)?;
+                // Only passage documents have a `pno` (a statement's own document, under
+                // the same key, has none).
+                let pno = segment.fast_fields().i64("pno")?;
+                let alive = segment.alive_bitset();
+                let mut store = None;
+                for &key in &distinct {
+                    let term = Term::from_field_i64(key_field, key);
+                    let Some(mut postings) =
+                        inverted.read_postings(&term, IndexRecordOption::Basic)?
+                    else {
+                        continue;
+                    };
+                    let mut doc = postings.doc();
+                    while doc != TERMINATED {
+                        let wanted = alive
+                            .is_none_or(|bits| bits.is_alive(doc))
+                            .then(|| pno.first(doc))
+                            .flatten()
+                            .and_then(|n| want.get(&(key, n as u32)));
+                        if let Some(&i) = wanted {
+                            if store.is_none() {
+                                store = Some(segment.get_store_reader(8)?);
+                            }
+                            // A passage stored without its text (schema < 4) stays None.
+                            let stored: TantivyDocument = store.as_ref().unwrap().get(doc)?;
+                            if let Some(text) =
+                                stored.get_first(text_field).and_then(|v| v.as_bytes())
+                            {
+                                out[i] = Some(text.to_vec());
+                            }
+                        }
+                        doc = postings.advance();
+                    }
+                }
             }
             Ok(out)
         });
@@ -277,49 +289,6 @@ impl PhraseIndex {
             packed(py, &rows, |r| (r.2 as i32).to_le_bytes())?,
         ))
     }
-}
-
-/// The texts of the wanted passages (statement key, passage number -> index into the
-/// answer) that live in one segment, appended to `found` as (index, text).
-fn texts_in_segment(
-    segment: &SegmentReader,
-    (key_field, text_field): (Field, Field),
-    distinct: &[i64],
-    want: &HashMap<(i64, u32), usize>,
-    found: &mut Vec<(usize, Vec<u8>)>,
-) -> tantivy::Result<()> {
-    let inverted = segment.inverted_index(key_field)?;
-    // Only passage documents have a `pno` (a statement's own document, under the same
-    // key, has none).
-    let pno = segment.fast_fields().i64("pno")?;
-    let alive = segment.alive_bitset();
-    let mut store = None;
-    for &key in distinct {
-        let term = Term::from_field_i64(key_field, key);
-        let Some(mut postings) = inverted.read_postings(&term, IndexRecordOption::Basic)? else {
-            continue;
-        };
-        let mut doc = postings.doc();
-        while doc != TERMINATED {
-            let wanted = alive
-                .is_none_or(|bits| bits.is_alive(doc))
-                .then(|| pno.first(doc))
-                .flatten()
-                .and_then(|n| want.get(&(key, n as u32)));
-            if let Some(&i) = wanted {
-                if store.is_none() {
-                    store = Some(segment.get_store_reader(8)?);
-                }
-                // A passage stored without its text (schema < 4) stays None.
-                let stored: TantivyDocument = store.as_ref().unwrap().get(doc)?;
-                if let Some(text) = stored.get_first(text_field).and_then(|v| v.as_bytes()) {
-                    found.push((i, text.to_vec()));
-                }
-            }
-            doc = postings.advance();
-        }
-    }
-    Ok(())
 }
 
 /// The segments split into at most `threads` groups of about equal size (largest first,

@@ -143,8 +143,8 @@ def test_native_matches_brute_force_and_tantivy(
             toks = list(terms(phrase))
             rows = [NativePhrases(path, threads=n).match("tokens", toks, None) for n in (1, 4)]
             assert all(np.array_equal(a, b) for a, b in zip(*rows, strict=True))
-            # Their texts too, fetched segment group by segment group, and as the tantivy
-            # package reads them (a pair asked twice, and one no passage has, included).
+            # Their texts as the tantivy package reads them (a pair asked twice, and one
+            # no passage has, included).
             wanted = list(zip(rows[0][0].tolist(), rows[0][1].tolist(), strict=True))[:40]
             wanted += [*wanted[:1], (-1, 0)]
             texts = [NativePhrases(path, threads=n).passage_texts(wanted) for n in (1, 4)]
