@@ -4,7 +4,8 @@ where a request's work runs.
 A repeated search or timeline is answered from here on the event loop: the search layer
 has its result cached already, and what is left (validating the response model, dumping
 JSON, handing the request to a worker thread and back) costs ten times the lookup. Work
-not at hand goes to the thread pool, where the deadline middleware can give up on it.
+not at hand goes to the thread pool, where the deadline middleware can give up on it; so
+does a lookup whose generation only the network can tell (Elasticsearch past its TTL).
 
 Keys hold the backend's generation, so a commit (by any process) makes every older answer
 unreachable; one cache per application, because two applications over different indexes
@@ -56,27 +57,36 @@ class Rendered:
     def __len__(self) -> int:
         return len(self._bodies)
 
-    @staticmethod
-    def keyed(search: Search, key: Hashable) -> Hashable:
-        """`key` under the current index generation."""
-        # generation() is a stat of the index's meta.json for the embedded engine, and
-        # for Elasticsearch a value a watcher thread keeps fresh: cheap enough for the loop.
-        return (key, search.backend.generation())
+    def at_hand(self, search: Search, key: Hashable) -> bytes | None:
+        """The body for `key` under the current index generation, if kept and if that
+        generation is known without waiting on the network (see `known_generation`)."""
+        generation = search.backend.known_generation()
+        return None if generation is None else self.get((key, generation))
 
     async def answer(self, search: Search, key: Hashable, compute: Callable[[], bytes]) -> bytes:
         """The body for `key` under the current index generation: from the cache, else
         computed in the thread pool and kept."""
-        full = self.keyed(search, key)
-        body = self.get(full)
-        if body is None:
-            body = await run_in_threadpool(compute)
-            self.put(full, body)
-        return body
+        body = self.at_hand(search, key)
+        if body is not None:
+            return body
 
-    def tee(self, full: Hashable, chunks: Iterator[str]) -> Iterator[str]:
-        """`chunks` passed through to a streamed response, and kept under `full` (from
-        `keyed`) once the stream has ended, if small enough. A stream the client left
-        part way is not kept."""
+        def work() -> bytes:
+            # The generation is read before computing: an answer is filed under the
+            # generation it saw or an earlier one (then it is only fresher than asked for).
+            full = (key, search.backend.generation())
+            found = self.get(full)
+            if found is None:
+                found = compute()
+                self.put(full, found)
+            return found
+
+        return await run_in_threadpool(work)
+
+    def tee(self, search: Search, key: Hashable, chunks: Iterator[str]) -> Iterator[str]:
+        """`chunks` passed through to a streamed response (iterated in the thread pool),
+        and kept under `key` once the stream has ended, if small enough. A stream the
+        client left part way is not kept."""
+        full = (key, search.backend.generation())  # before the first chunk is computed
         kept: list[str] | None = []
         size = 0
         for chunk in chunks:

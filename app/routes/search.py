@@ -69,14 +69,16 @@ async def search(
             headers = {"Content-Disposition": 'attachment; filename="tifa-kwic.csv"'}
         else:
             media, headers = "application/x-ndjson", {}
-        full = rendered.keyed(search, ("export", node, sort, export_limit, context, wants_csv))
-        body = rendered.get(full)
+        export = ("export", node, sort, export_limit, context, wants_csv)
+        body = rendered.at_hand(search, export)
         if body is not None:
             return Response(body, media_type=media, headers=headers)
         # A generator: the search runs as the response is streamed, in the thread pool.
         rows = search.kwic_rows(node, sort=sort, limit=export_limit, context=context)
         chunks = _csv(rows) if wants_csv else _jsonl(rows)
-        return StreamingResponse(rendered.tee(full, chunks), media_type=media, headers=headers)
+        return StreamingResponse(
+            rendered.tee(search, export, chunks), media_type=media, headers=headers
+        )
 
     def compute() -> bytes:
         page = search.search(

@@ -125,6 +125,11 @@ class Backend(Protocol):
         """A number that changes whenever what is searchable changes (for caches)."""
         ...
 
+    def known_generation(self) -> int | None:
+        """`generation()` when it can be told without waiting on the network (an event
+        loop may ask); None when only `generation()` can tell."""
+        ...
+
     def ready(self) -> bool:
         """True when the index is open and readable."""
         ...

@@ -214,6 +214,10 @@ class EmbeddedBackend:
         self._refresh()
         return self._generation
 
+    def known_generation(self) -> int | None:
+        # A stat of a local file (and, after a commit, reopening the reader).
+        return self.generation()
+
     def ready(self) -> bool:
         try:
             self._refresh()

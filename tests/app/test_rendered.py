@@ -13,6 +13,7 @@ from app.main import create_app
 from app.rendered import Rendered
 from indexer.backends.embedded import EmbeddedBackend
 from indexer.model import statement_from_record
+from indexer.search import Search
 
 
 def test_bounded_in_bytes_least_recently_used_first() -> None:
@@ -54,13 +55,21 @@ def test_two_apps_over_different_indexes_do_not_share_answers(
         assert two.get("/api/v1/search", params=params).json()["total"]["statements"] == 0
 
 
-def test_a_stream_is_kept_only_when_read_to_its_end_and_small() -> None:
+def test_a_stream_is_kept_only_when_read_to_its_end_and_small(tmp_path: Path) -> None:
+    backend = EmbeddedBackend(tmp_path / "index")
+    search = Search(backend)
+    at = backend.generation()
     cache = Rendered(max_bytes=800)
-    whole = cache.tee("whole", iter(["a,b\n", "1,2\n"]))
-    assert "".join(whole) == "a,b\n1,2\n" and cache.get("whole") == b"a,b\n1,2\n"
-    left = cache.tee("left", iter(["x" * 10, "y" * 10]))
+    whole = cache.tee(search, "whole", iter(["a,b\n", "1,2\n"]))
+    assert "".join(whole) == "a,b\n1,2\n" and cache.get(("whole", at)) == b"a,b\n1,2\n"
+    assert cache.at_hand(search, "whole") == b"a,b\n1,2\n"
+    left = cache.tee(search, "left", iter(["x" * 10, "y" * 10]))
     assert next(left) == "x" * 10
     left.close()  # the client went away part way
-    assert cache.get("left") is None
-    big = cache.tee("big", iter(["z" * 60, "z" * 60]))  # over an eighth of the budget
-    assert "".join(big) == "z" * 120 and cache.get("big") is None
+    assert cache.at_hand(search, "left") is None
+    big = cache.tee(search, "big", iter(["z" * 60, "z" * 60]))  # over an eighth of the budget
+    assert "".join(big) == "z" * 120 and cache.at_hand(search, "big") is None
+    # After a commit the kept answer is out of reach.
+    backend.write([statement_from_record({"id": "s", "date": "2020-01-01", "text": "x"})])
+    assert backend.generation() != at and cache.at_hand(search, "whole") is None
+    backend.close()

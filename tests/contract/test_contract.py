@@ -205,9 +205,12 @@ def test_query_constructs_equal_brute_force(make_backend: BackendFactory, node: 
 def test_passage_texts_and_generation(make_backend: BackendFactory) -> None:
     backend = make_backend()
     g0 = backend.generation()
+    assert backend.known_generation() in (None, g0)
     stmts = corpus()
     backend.write(stmts)
     assert backend.generation() != g0
+    # A write sets the generation it made: known without asking the engine again.
+    assert backend.known_generation() == backend.generation()
     meta = {m.id: m for m in backend.statements()}
     key = meta["st-b"].key
     texts = backend.passage_texts([(key, 0), (key, 1), (key, 7)])

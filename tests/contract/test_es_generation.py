@@ -50,3 +50,34 @@ def test_another_writers_generation_is_watched_not_waited_for(es_nodes: EsNodes)
         writer.drop()
         writer.close()
     assert not watcher.is_alive()
+
+
+def test_a_stale_generation_is_not_known_and_not_read_on_the_callers_thread(
+    es_nodes: EsNodes,
+) -> None:
+    """`known_generation` (what an event loop asks) never waits on the node: past the
+    TTL it says None, and `generation()` is left to read it."""
+    from indexer.backends.elastic.backend import ElasticBackend
+
+    url = es_nodes.url(es_flavours()[0])
+    backend = ElasticBackend(url, index=f"tifa-gen-{uuid.uuid4().hex[:8]}", generation_ttl=60)
+    reads: list[str] = []
+    read = backend._read_generation
+
+    def recording() -> int:
+        reads.append(threading.current_thread().name)
+        return read()
+
+    backend._read_generation = recording  # type: ignore[method-assign]
+    try:
+        gen = backend.generation()
+        assert backend.known_generation() == gen
+        assert backend._generation is not None
+        backend._generation = (gen, time.monotonic() - 120)  # read two TTLs ago
+        asked = len(reads)
+        assert backend.known_generation() is None
+        assert len(reads) == asked  # no round trip on the caller's thread
+        assert backend.generation() == gen and len(reads) == asked + 1
+    finally:
+        backend.drop()
+        backend.close()

@@ -203,12 +203,17 @@ class ElasticBackend:
         query does not wait for that read (one round trip, as long as a whole cold query
         on a small index); it stops after `WATCH_IDLE` seconds without a call.
         """
+        known = self.known_generation()
+        return self._read_generation() if known is None else known
+
+    def known_generation(self) -> int | None:
+        """The generation as last read, while it is within its TTL; else None."""
         self._last_asked = now = time.monotonic()
         self._watch()
         cached = self._generation
         if cached is not None and now - cached[1] < self.generation_ttl:
             return cached[0]
-        return self._read_generation()
+        return None
 
     def _read_generation(self) -> int:
         epoch = self._epoch
