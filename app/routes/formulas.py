@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -13,12 +14,15 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from app.analysis.lexicon import Formula
+from app.analysis.timeline import Granularity
 from app.deps import FiltersDep, SearchDep
 from app.rendered import RenderedDep
 from app.routes.route import ModelRoute
 from app.schemas import TimelineRowOut
 from app.services import formulas as service
 from app.services.series import Catalog, load_catalog
+from indexer.query import Node
+from indexer.search import Search
 
 router = APIRouter(prefix="/api/v1", tags=["formulas"], route_class=ModelRoute)
 
@@ -234,14 +238,12 @@ async def formula_timeline_route(
 
 def formula_timeline(
     formula_id: str,
-    search: SearchDep,
-    lexicon: LexiconDep,
-    filters: FiltersDep,
-    interval: Annotated[Literal["year", "month"], Query(description="Period length.")] = "year",
-    smoothing: Annotated[
-        int | None, Query(ge=1, le=21, description="Odd moving-average window.")
-    ] = None,
-    format: Annotated[Literal["csv", "json"] | None, Query(description="csv to export.")] = None,
+    search: Search,
+    lexicon: Sequence[Formula],
+    filters: list[Node],
+    interval: Granularity = "year",
+    smoothing: int | None = None,
+    format: str | None = None,
 ) -> FormulaTimelineOut | Response:
     """The formula timeline as a model (or its CSV): what the route renders, and what the
     CLI and the HTML pages call directly."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from typing import Any
 
 import pytest
 
@@ -16,6 +17,19 @@ from tests.contract.conftest import EsNodes, es_flavours
 pytestmark = pytest.mark.elastic
 
 
+def _record_reads(backend: Any) -> list[str]:
+    """The names of the threads that read the generation from the node, as they do."""
+    names: list[str] = []
+    read = backend._read_generation
+
+    def recording() -> int:
+        names.append(threading.current_thread().name)
+        return int(read())
+
+    backend._read_generation = recording
+    return names
+
+
 def test_another_writers_generation_is_watched_not_waited_for(es_nodes: EsNodes) -> None:
     from indexer.backends.elastic.backend import ElasticBackend
 
@@ -23,14 +37,7 @@ def test_another_writers_generation_is_watched_not_waited_for(es_nodes: EsNodes)
     index = f"tifa-gen-{uuid.uuid4().hex[:8]}"
     writer = ElasticBackend(url, index=index)
     reader = ElasticBackend(url, index=index, generation_ttl=0.4)
-    readers: list[str] = []
-    read = reader._read_generation
-
-    def recording() -> int:
-        readers.append(threading.current_thread().name)
-        return read()
-
-    reader._read_generation = recording  # type: ignore[method-assign]
+    readers = _record_reads(reader)
     try:
         before = reader.generation()
         watcher = reader._watcher
@@ -61,14 +68,7 @@ def test_a_stale_generation_is_not_known_and_not_read_on_the_callers_thread(
 
     url = es_nodes.url(es_flavours()[0])
     backend = ElasticBackend(url, index=f"tifa-gen-{uuid.uuid4().hex[:8]}", generation_ttl=60)
-    reads: list[str] = []
-    read = backend._read_generation
-
-    def recording() -> int:
-        reads.append(threading.current_thread().name)
-        return read()
-
-    backend._read_generation = recording  # type: ignore[method-assign]
+    reads = _record_reads(backend)
     try:
         gen = backend.generation()
         assert backend.known_generation() == gen
