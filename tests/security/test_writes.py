@@ -223,6 +223,11 @@ def test_repeated_answers_follow_writes_by_this_app_and_by_another_process(
         {"statements": 1, "passages": 1, "occurrences": 2},
         {"2021": 2},
     )
+    first = client.get("/api/v1/statements/w-a").json()
+    assert first["text"] == "A zanzibar quokka. Zanzibar quokka again."
+    _post(client, keys, [{**A, "text": "A zanzibar quokka. Zanzibar quokka again. Twice."}])
+    assert client.get("/api/v1/statements/w-a").json()["text"].endswith("Twice.")
+    assert client.get("/api/v1/statements/w-other").status_code == 404
     other = EmbeddedBackend(data_dir / "index")
     record = {"id": "w-other", "date": "2019-03-01", "text": "The zanzibar quokka, once more."}
     other.write([statement_from_record(record)])
@@ -231,3 +236,4 @@ def test_repeated_answers_follow_writes_by_this_app_and_by_another_process(
         {"statements": 2, "passages": 2, "occurrences": 3},
         {"2019": 1, "2021": 2},
     )
+    assert client.get("/api/v1/statements/w-other").json()["date"] == "2019-03-01"
