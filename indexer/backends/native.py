@@ -11,7 +11,7 @@ tantivy package; the contract tests run both ways.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Protocol, TypeVar, cast
 
@@ -72,10 +72,20 @@ class _DocWriter(Protocol):
 PassageIn = tuple[int, int, str, str | None, str | None, str | None]
 
 
+# (left edge, start, end, right edge) of each snippet, in characters (see `ascii_snippets`).
+SnippetSpans = list[tuple[int, int, int, int]]
+
+
+class _AsciiSnippets(Protocol):
+    def find(self, text: str, context: int, limit: int | None = None) -> SnippetSpans | None: ...
+
+
 class _Module(Protocol):
     def PhraseIndex(self, path: str, threads: int | None = None) -> _PhraseIndex: ...  # noqa: N802
 
     def PairMaker(self, words: list[str], joiner: str) -> _PairMaker: ...  # noqa: N802
+
+    def AsciiSnippets(self, phrases: list[list[str]]) -> _AsciiSnippets: ...  # noqa: N802
 
     def sort_rows(self, rows: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]: ...
 
@@ -103,6 +113,17 @@ def pair_maker(words: Collection[str], joiner: str) -> Callable[[str], str] | No
     None without the extension."""
     module = _module()
     return None if module is None else module.PairMaker(sorted(words), joiner).terms
+
+
+def ascii_snippets(
+    phrases: Sequence[Sequence[str]],
+) -> Callable[[str, int, int | None], SnippetSpans | None] | None:
+    """The extension's snippet finder for plain `phrases` (folded tokens), or None without
+    the extension: `find(text, context, limit)` gives (left edge, start, end, right edge)
+    of the first `limit` occurrences in character offsets, as `indexer.search.kwic` cuts
+    them, or None when `text` is off the ASCII path (kwic then takes Python's path)."""
+    module = _module()
+    return None if module is None else module.AsciiSnippets([list(p) for p in phrases]).find
 
 
 Rows = tuple[npt.NDArray[np.int64], npt.NDArray[np.int32], npt.NDArray[np.int32]]

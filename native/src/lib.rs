@@ -10,8 +10,9 @@
 //! Occurrences are counted as tantivy's phrase query counts them: every start position
 //! at which each phrase word sits at its offset (so overlapping occurrences all count).
 //!
-//! The index writer is in `writer.rs`.
+//! The index writer is in `writer.rs`; snippet spans on the ASCII path in `snippets.rs`.
 
+mod snippets;
 mod writer;
 
 use std::collections::{HashMap, HashSet};
@@ -522,6 +523,7 @@ fn tifa_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PhraseIndex>()?;
     m.add_function(wrap_pyfunction!(sort_rows, m)?)?;
     m.add_class::<PairMaker>()?;
+    m.add_class::<snippets::AsciiSnippets>()?;
     m.add_class::<writer::DocWriter>()?;
     m.add_function(wrap_pyfunction!(ascii_terms, m)?)?;
     Ok(())

@@ -268,6 +268,61 @@ def test_snippet_context_edges_equal_the_character_loop(
         assert (snip.left, snip.right) == _edges_by_loop(text, snip.start, snip.end, context)
 
 
+def _or_of(phrases: list[list[str]]) -> Any:
+    from indexer.query import Or, Phrase
+
+    nodes = tuple(Phrase(tuple(terms(" ".join(words)))) for words in phrases)
+    return nodes[0] if len(nodes) == 1 else Or(nodes)
+
+
+@FUZZ
+@given(
+    st.one_of(_texts(), TEXT, SAMPLED),
+    st.lists(st.lists(WORDS, min_size=1, max_size=3), min_size=1, max_size=3),
+    st.integers(0, 40),
+    st.integers(0, 3),
+)
+@example("The UN, the—un theun", [["the", "un"], ["un", "the"]], 2, 0)
+@example("the the the ", [["the", "the"], ["the"]], 0, 2)
+def test_native_snippets_equal_pythons(
+    text: str, phrases: list[list[str]], context: int, limit: int
+) -> None:
+    """The extension's snippet finder cuts exactly what `python_kwic` cuts (spans, their
+    order, overlaps across phrases, edges, the limit), and leaves to it every text off
+    the ASCII path."""
+    from indexer.search import python_kwic, snippet_maker
+    from tests.support.native import require_native
+
+    require_native()
+    node = [p for p in phrases if terms(" ".join(p))]
+    if not node:
+        return
+    query = _or_of(node)
+    want = python_kwic(text, query, 7, context, limit or None)
+    assert snippet_maker(query)(text, 7, context, limit or None) == want
+
+
+def test_native_snippets_treat_every_ascii_path_character_as_python_does() -> None:
+    """Each character a text on the ASCII path can hold (ASCII, and the punctuation
+    mapped to spaces), between words and at the context's edges: token, space or
+    neither exactly as in Python (where \x1c-\x1f are spaces and U+2014 is not)."""
+    from indexer.search import python_kwic, snippet_maker
+    from tests.support.native import require_native
+
+    require_native()
+    query = _or_of([["the", "un"]])
+    domain = [chr(c) for c in range(128)]
+    domain += [chr(c) for c in range(0x2000, 0x2070)] + ["\u00a0", "\u00ab", "\u00bb"]
+    checked = 0
+    for c in domain:
+        for text in (f"ab{c}cd the{c}un ef{c}gh", f"{c}the un{c}", f"x{c}The UN{c}{c}y"):
+            for context in (0, 1, 2, 3, 4, 6):
+                want = python_kwic(text, query, 0, context)
+                assert snippet_maker(query)(text, 0, context, None) == want, (hex(ord(c)), text)
+                checked += len(want)
+    assert checked > 0
+
+
 @FUZZ
 @given(
     st.lists(

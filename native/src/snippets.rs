@@ -1,0 +1,197 @@
+//! Snippet spans of plain phrases in passages on the matching model's ASCII path.
+//!
+//! What `indexer.search.kwic` computes with `indexer.text.phrase_offsets` and two regex
+//! searches per occurrence, done in one call per passage: a cold search shows about 60
+//! passages, and in Python their snippets cost as much as fetching them.
+//!
+//! The ASCII path (`indexer.text._ascii_view`): every character is ASCII or one of the
+//! punctuation characters that map to a space one for one, so character offsets into the
+//! text are byte offsets into its lower-cased "view", and tokens are the view's runs of
+//! [a-z0-9]. Any other character, and the text takes Python's path (None here).
+
+use pyo3::prelude::*;
+use pyo3::types::PyString;
+
+/// Characters outside ASCII that the ASCII path maps to a space (`indexer.text._PUNCT`).
+fn is_mapped_punct(c: char) -> bool {
+    matches!(c, '\u{2000}'..='\u{206f}' | '\u{a0}' | '\u{ab}' | '\u{bb}')
+}
+
+/// Python's `str.isspace` (what `\s` matches in a str pattern), for the characters a
+/// text on the ASCII path can hold: Unicode White_Space plus the ASCII separators
+/// U+001C..U+001F, which Python counts as space and Rust does not.
+fn is_space(c: char) -> bool {
+    c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
+}
+
+/// The phrases of one query, each a list of folded tokens.
+#[pyclass(frozen, module = "tifa_native")]
+pub(crate) struct AsciiSnippets {
+    phrases: Vec<Vec<Vec<u8>>>,
+}
+
+#[pymethods]
+impl AsciiSnippets {
+    #[new]
+    fn new(phrases: Vec<Vec<String>>) -> Self {
+        AsciiSnippets {
+            // A phrase with a token that is not all [a-z0-9] never occurs on the ASCII
+            // path (tokens there are lower-cased runs of those).
+            phrases: phrases
+                .into_iter()
+                .filter(|p| {
+                    !p.is_empty()
+                        && p.iter().all(|t| {
+                            !t.is_empty()
+                                && t.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+                        })
+                })
+                .map(|p| p.into_iter().map(String::into_bytes).collect())
+                .collect(),
+        }
+    }
+
+    /// (left edge, start, end, right edge) of the first `limit` occurrences (all when
+    /// None) of any phrase in `text`, in order of (start, end), as character offsets;
+    /// None when `text` is not on the ASCII path. The edges are `context` characters
+    /// out from the match, moved inwards so as not to cut a word: the left one to just
+    /// after the first space from it, the right one to the last space before it.
+    #[pyo3(signature = (text, context, limit=None))]
+    fn find(
+        &self,
+        text: &Bound<'_, PyString>,
+        context: usize,
+        limit: Option<usize>,
+    ) -> Option<Vec<(usize, usize, usize, usize)>> {
+        // A str that is not valid UTF-8 (a lone surrogate) takes Python's path.
+        let text = text.to_str().ok()?;
+        let view = ascii_view(text)?;
+        let mut found = spans(&view, &self.phrases);
+        if let Some(limit) = limit {
+            found.truncate(limit);
+        }
+        Some(
+            found
+                .into_iter()
+                .map(|(start, end)| {
+                    (
+                        left_edge(&view, start, context),
+                        start,
+                        end,
+                        right_edge(&view, end, context),
+                    )
+                })
+                .collect(),
+        )
+    }
+}
+
+/// Byte classes of an ASCII view: a token byte ([A-Za-z0-9]), a space (what Python's
+/// `str.isspace` holds a space: \t \n \x0b \x0c \r \x1c-\x1f and the blank).
+const TOKEN: u8 = 1;
+const SPACE: u8 = 2;
+const CLASS: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        if c.is_ascii_alphanumeric() {
+            table[b] = TOKEN;
+        } else if matches!(c, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | 0x1c..=0x1f | b' ') {
+            table[b] = SPACE;
+        }
+        b += 1;
+    }
+    table
+};
+
+/// `text` as one ASCII byte per character (so that byte offsets are character offsets),
+/// borrowed when it is ASCII already; the mapped punctuation becomes a space where
+/// Python counts it as one, else a hyphen (neither a token nor a space); None off the
+/// ASCII path. Case is left alone: tokens are compared without it.
+fn ascii_view(text: &str) -> Option<std::borrow::Cow<'_, [u8]>> {
+    if text.is_ascii() {
+        return Some(std::borrow::Cow::Borrowed(text.as_bytes()));
+    }
+    let mut view = Vec::with_capacity(text.len());
+    for c in text.chars() {
+        view.push(if c.is_ascii() {
+            c as u8
+        } else if !is_mapped_punct(c) {
+            return None;
+        } else if is_space(c) {
+            b' '
+        } else {
+            b'-'
+        });
+    }
+    Some(std::borrow::Cow::Owned(view))
+}
+
+/// [start, end) of every occurrence of each phrase in `view`, sorted, each once: a
+/// phrase occurs where its tokens are consecutive runs of [a-z0-9] (compared without
+/// case), at every token it can start from (overlapping occurrences included).
+fn spans(view: &[u8], phrases: &[Vec<Vec<u8>>]) -> Vec<(usize, usize)> {
+    let mut tokens: Vec<(usize, usize)> = Vec::with_capacity(view.len() / 4);
+    let mut i = 0;
+    let n = view.len();
+    while i < n {
+        if CLASS[view[i] as usize] & TOKEN != 0 {
+            let start = i;
+            i += 1;
+            while i < n && CLASS[view[i] as usize] & TOKEN != 0 {
+                i += 1;
+            }
+            tokens.push((start, i));
+        }
+        i += 1;
+    }
+    let mut out = Vec::new();
+    for (t, &(start, _)) in tokens.iter().enumerate() {
+        for phrase in phrases {
+            let n = phrase.len();
+            if t + n > tokens.len() {
+                continue;
+            }
+            let here = tokens[t..t + n]
+                .iter()
+                .zip(phrase)
+                .all(|(&(a, b), word)| view[a..b].eq_ignore_ascii_case(word));
+            if here {
+                out.push((start, tokens[t + n - 1].1));
+            }
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+fn is_space_byte(b: &u8) -> bool {
+    CLASS[*b as usize] & SPACE != 0
+}
+
+fn left_edge(view: &[u8], start: usize, context: usize) -> usize {
+    let edge = start.saturating_sub(context);
+    if edge == 0 {
+        return 0;
+    }
+    // The first space in [edge - 1, start): the edge moves to just after it.
+    match view[edge - 1..start].iter().position(is_space_byte) {
+        Some(at) => edge - 1 + at + 1,
+        None => start,
+    }
+}
+
+fn right_edge(view: &[u8], end: usize, context: usize) -> usize {
+    let len = view.len();
+    let edge = (end + context).min(len);
+    if edge >= len {
+        return len;
+    }
+    // The last space in [end, edge + 1): the edge moves onto it.
+    match view[end..=edge].iter().rposition(is_space_byte) {
+        Some(at) => end + at,
+        None => end,
+    }
+}
