@@ -161,7 +161,8 @@ class EmbeddedBackend:
                         f"the index at {self.path} has schema version {found}, this Tifa "
                         f"needs {SCHEMA_VERSION}: delete it and ingest again"
                     )
-            self.path.mkdir(exist_ok=True)
+                if not (self.path / "meta.json").exists():
+                    _create(self.path)
             self.schema = _schema()
             self.index = tantivy.Index(self.schema, path=str(self.path), reuse=True)
             if not version_file.exists():
@@ -978,6 +979,32 @@ def _schema_version(path: Path) -> int | None:
     except FileNotFoundError:
         return None
     return found if isinstance(found, int) else -1
+
+
+# The doc store's block size for new indexes (tantivy's default is 16 KB). A page of
+# hits reads about fifty passages from different statements, and each read decompresses
+# a whole block, often mostly the neighbouring statement's record. Measured on 3,000 UN
+# speeches (131k passages): a page's texts in 1.15 ms with 16 KB blocks, 0.85 with 4 KB,
+# 0.41 with 2 KB, 0.38 with 1 KB; the index 17% larger at 2 KB, ingest no slower.
+DOCSTORE_BLOCK = 2048
+
+
+def _create(path: Path) -> None:
+    """A new, empty index at `path` whose doc store is cut into DOCSTORE_BLOCK blocks (an
+    index setting kept in meta.json, which every writer of the index then follows; the
+    tantivy package sets no block size when it creates one). Called under the upgrade
+    lock, before any writer can exist."""
+    path.mkdir(exist_ok=True)
+    tantivy.Index(_schema(), path=str(path), reuse=True)
+    meta_file = path / "meta.json"
+    meta = json.loads(meta_file.read_text(encoding="utf-8"))
+    meta["index_settings"]["docstore_blocksize"] = DOCSTORE_BLOCK
+    staged = path / ".meta.json.tifa-new"
+    with open(staged, "w", encoding="utf-8") as f:
+        json.dump(meta, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(staged, meta_file)
 
 
 @contextmanager
