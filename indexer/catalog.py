@@ -79,6 +79,7 @@ class Catalog:
     _lock: threading.Lock = field(init=False, default_factory=threading.Lock)
     _by_key: dict[int, StatementMeta] | None = field(init=False, default=None)
     _admitted: dict[Node, BoolArray] = field(init=False, default_factory=dict)
+    _turned_away: dict[Node, bytes | None] = field(init=False, default_factory=dict)
     _corpus: dict[tuple[Node, str], dict[str, tuple[int, int]]] = field(
         init=False, default_factory=dict
     )
@@ -145,6 +146,19 @@ class Catalog:
         with self._lock:
             self._admitted[filters] = mask
         return mask
+
+    def turned_away(self, filters: Node) -> bytes | None:
+        """The keys of the statements a filter node turns away, ascending, packed as
+        little-endian int64 (what the native matcher skips); None when it admits every
+        statement (cached, as `admitted`)."""
+        with self._lock:
+            if filters in self._turned_away:
+                return self._turned_away[filters]
+        away = ~self.admitted(filters)[self.rows_by_key]
+        packed = self.sorted_keys[away].astype("<i8").tobytes() if away.any() else None
+        with self._lock:
+            self._turned_away[filters] = packed
+        return packed
 
     def _evaluate(
         self, node: Node, memo: dict[tuple[str, tuple[str, ...], str], bool]

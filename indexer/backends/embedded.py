@@ -685,9 +685,7 @@ class EmbeddedBackend:
             # The statements the filters turn away are skipped while matching, before
             # any position is read. Statements unknown to the catalog are not skipped:
             # they are caught below.
-            catalog = catalog_of(self.statements())
-            turned_away = ~catalog.admitted(rest)[catalog.rows_by_key]
-            skip = catalog.sorted_keys[turned_away] if turned_away.any() else None
+            skip = catalog_of(self.statements()).turned_away(rest)
         parts = []
         for field, variants, unlemmatised in self._branches(searcher, leaf):
             (toks,) = variants  # no prefix: exactly one

@@ -162,13 +162,13 @@ class NativePhrases:
         field: str,
         tokens: list[str],
         exclude: tuple[str, str] | None,
-        skip: npt.NDArray[np.int64] | None = None,
+        skip_keys: bytes | None = None,
     ) -> Rows:
         """(statement keys, passage numbers, occurrences) of every passage in which
         `tokens` occur consecutively in `field`, sorted by (key, passage number);
         passages carrying term `exclude[1]` in field `exclude[0]` are left out, and so
-        are the passages of the statements whose keys are in `skip`."""
-        skip_keys = None if skip is None else skip.astype("<i8", copy=False).tobytes()
+        are the passages of the statements whose keys `skip_keys` holds (ascending
+        little-endian int64s, as `Catalog.turned_away` packs them)."""
         try:
             keys, pnos, occ = self._index.match_phrase(
                 field,

@@ -51,6 +51,20 @@ def test_corpus_by_period_matches_per_statement_evaluation(
     assert expected or filters != MatchAll()
 
 
+@pytest.mark.parametrize("filters", FILTERS, ids=repr)
+def test_turned_away_keys_match_per_statement_evaluation(
+    slice_search: Search, filters: Node
+) -> None:
+    """The keys the native matcher skips: exactly the statements a filter turns away,
+    ascending, packed as little-endian int64; None when none is turned away."""
+    metas = slice_search.backend.statements()
+    away = sorted(
+        m.key for m in metas if not evaluate(filters, m, None, lambda _: True, statement_level=True)
+    )
+    got = Catalog(metas).turned_away(filters)
+    assert (None if got is None else np.frombuffer(got, "<i8").tolist()) == (away or None)
+
+
 def test_facets_match_a_counter_over_matching_statements(slice_search: Search) -> None:
     node = slice_search.query('"strategic partnership"')
     ranked = slice_search.ranked(node)
