@@ -1,4 +1,6 @@
-//! Snippet spans of plain phrases in passages on the matching model's ASCII path.
+//! Snippet spans of plain phrases in passages on the matching model's ASCII path, and in
+//! passages whose other characters fold one for one (accented Latin letters, most
+//! punctuation).
 //!
 //! What `indexer.search.kwic` computes with `indexer.text.phrase_offsets` and two regex
 //! searches per occurrence, done in one call per passage: a cold search shows about 60
@@ -17,6 +19,61 @@ fn is_mapped_punct(c: char) -> bool {
     matches!(c, '\u{2000}'..='\u{206f}' | '\u{a0}' | '\u{ab}' | '\u{bb}')
 }
 
+// Texts off the ASCII path that the matching model still folds character for character
+// (each character to one, whatever surrounds it), in the blocks UN and Kremlin English
+// texts use: derived from Python's unicodedata (NFKC, casefold) and held to it by
+// tests/indexer/test_fast_paths.py, one character at a time. Without them one passage in
+// sixteen of a page took Python's path, at 70 µs each.
+
+/// Letters that fold to one non-ASCII letter: a token holding one never equals a word
+/// of [a-z0-9] (ß, İ, ŉ, ſ, Ǆ and their like fold to more, or to ASCII: not here).
+const FOLD_SAFE_LETTERS: &[(u32, u32)] = &[
+    (0xb5, 0xb5),
+    (0xc0, 0xd6),
+    (0xd8, 0xde),
+    (0xe0, 0xf6),
+    (0xf8, 0x12f),
+    (0x131, 0x131),
+    (0x134, 0x13e),
+    (0x141, 0x148),
+    (0x14a, 0x17e),
+    (0x180, 0x1c3),
+    (0x1cd, 0x1f0),
+    (0x1f4, 0x24f),
+];
+
+/// Other characters that fold to one character that is no token's (the dot leaders,
+/// double primes, ‼ and their like fold to several: not here).
+const FOLD_SAFE_SEPARATORS: &[(u32, u32)] = &[
+    (0x80, 0xa7),
+    (0xa9, 0xa9),
+    (0xab, 0xae),
+    (0xb0, 0xb1),
+    (0xb6, 0xb7),
+    (0xbb, 0xbb),
+    (0xbf, 0xbf),
+    (0xd7, 0xd7),
+    (0xf7, 0xf7),
+    (0x2000, 0x2016),
+    (0x2018, 0x2024),
+    (0x2027, 0x2032),
+    (0x2035, 0x2035),
+    (0x2038, 0x203b),
+    (0x203d, 0x203d),
+    (0x203f, 0x2046),
+    (0x204a, 0x2056),
+    (0x2058, 0x206f),
+    (0xfeff, 0xfeff),
+];
+
+fn within(table: &[(u32, u32)], c: char) -> bool {
+    let c = c as u32;
+    table.iter().any(|&(lo, hi)| lo <= c && c <= hi)
+}
+
+/// The view byte of a letter outside ASCII: a token byte no phrase word holds.
+const FOREIGN_LETTER: u8 = 0x80;
+
 /// Python's `str.isspace` (what `\s` matches in a str pattern), for the characters a
 /// text on the ASCII path can hold: Unicode White_Space plus the ASCII separators
 /// U+001C..U+001F, which Python counts as space and Rust does not.
@@ -28,26 +85,32 @@ fn is_space(c: char) -> bool {
 #[pyclass(frozen, module = "tifa_native")]
 pub(crate) struct AsciiSnippets {
     phrases: Vec<Vec<Vec<u8>>>,
+    // Every phrase's words are [a-z0-9] (none was left out as never occurring): only
+    // then can a text holding other letters be searched here.
+    ascii_words: bool,
 }
 
 #[pymethods]
 impl AsciiSnippets {
     #[new]
     fn new(phrases: Vec<Vec<String>>) -> Self {
+        let given = phrases.len();
+        // A phrase with a token that is not all [a-z0-9] never occurs on the ASCII
+        // path (tokens there are lower-cased runs of those).
+        let phrases: Vec<Vec<Vec<u8>>> = phrases
+            .into_iter()
+            .filter(|p| {
+                !p.is_empty()
+                    && p.iter().all(|t| {
+                        !t.is_empty()
+                            && t.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+                    })
+            })
+            .map(|p| p.into_iter().map(String::into_bytes).collect())
+            .collect();
         AsciiSnippets {
-            // A phrase with a token that is not all [a-z0-9] never occurs on the ASCII
-            // path (tokens there are lower-cased runs of those).
-            phrases: phrases
-                .into_iter()
-                .filter(|p| {
-                    !p.is_empty()
-                        && p.iter().all(|t| {
-                            !t.is_empty()
-                                && t.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-                        })
-                })
-                .map(|p| p.into_iter().map(String::into_bytes).collect())
-                .collect(),
+            ascii_words: phrases.len() == given,
+            phrases,
         }
     }
 
@@ -65,7 +128,7 @@ impl AsciiSnippets {
     ) -> Option<Vec<(usize, usize, usize, usize)>> {
         // A str that is not valid UTF-8 (a lone surrogate) takes Python's path.
         let text = text.to_str().ok()?;
-        let view = ascii_view(text)?;
+        let view = ascii_view(text, self.ascii_words)?;
         let mut found = spans(&view, &self.phrases);
         if let Some(limit) = limit {
             found.truncate(limit);
@@ -86,7 +149,7 @@ impl AsciiSnippets {
     }
 }
 
-/// Byte classes of an ASCII view: a token byte ([A-Za-z0-9]), a space (what Python's
+/// Byte classes of a view: a token byte ([A-Za-z0-9], FOREIGN_LETTER), a space (what Python's
 /// `str.isspace` holds a space: \t \n \x0b \x0c \r \x1c-\x1f and the blank).
 const TOKEN: u8 = 1;
 const SPACE: u8 = 2;
@@ -95,7 +158,7 @@ const CLASS: [u8; 256] = {
     let mut b = 0;
     while b < 256 {
         let c = b as u8;
-        if c.is_ascii_alphanumeric() {
+        if c.is_ascii_alphanumeric() || c == FOREIGN_LETTER {
             table[b] = TOKEN;
         } else if matches!(c, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | 0x1c..=0x1f | b' ') {
             table[b] = SPACE;
@@ -105,25 +168,44 @@ const CLASS: [u8; 256] = {
     table
 };
 
-/// `text` as one ASCII byte per character (so that byte offsets are character offsets),
-/// borrowed when it is ASCII already; the mapped punctuation becomes a space where
-/// Python counts it as one, else a hyphen (neither a token nor a space); None off the
-/// ASCII path. Case is left alone: tokens are compared without it.
-fn ascii_view(text: &str) -> Option<std::borrow::Cow<'_, [u8]>> {
+/// `text` as one byte per character (so that byte offsets are character offsets),
+/// borrowed when it is ASCII already. Punctuation outside ASCII becomes a space where
+/// Python counts it as one, else a hyphen (neither a token nor a space); a letter
+/// outside ASCII becomes FOREIGN_LETTER. None where Python's answer could differ:
+/// - a character in neither table, nor the ASCII path's punctuation;
+/// - a text with such letters or separators (so that Python folds it, not maps it)
+///   holding punctuation the ASCII path maps but folding does not keep one for one,
+///   or searched for a phrase with other words than [a-z0-9] (`ascii_words` false).
+///
+/// Case is left alone: tokens are compared without it.
+fn ascii_view(text: &str, ascii_words: bool) -> Option<std::borrow::Cow<'_, [u8]>> {
     if text.is_ascii() {
         return Some(std::borrow::Cow::Borrowed(text.as_bytes()));
     }
     let mut view = Vec::with_capacity(text.len());
+    let (mut folded, mut unfoldable) = (false, false);
     for c in text.chars() {
-        view.push(if c.is_ascii() {
-            c as u8
-        } else if !is_mapped_punct(c) {
-            return None;
-        } else if is_space(c) {
-            b' '
+        if c.is_ascii() {
+            view.push(c as u8);
+            continue;
+        }
+        let mapped = is_mapped_punct(c);
+        if mapped || within(FOLD_SAFE_SEPARATORS, c) {
+            if mapped {
+                unfoldable |= !within(FOLD_SAFE_SEPARATORS, c);
+            } else {
+                folded = true;
+            }
+            view.push(if is_space(c) { b' ' } else { b'-' });
+        } else if within(FOLD_SAFE_LETTERS, c) {
+            folded = true;
+            view.push(FOREIGN_LETTER);
         } else {
-            b'-'
-        });
+            return None;
+        }
+    }
+    if folded && (unfoldable || !ascii_words) {
+        return None;
     }
     Some(std::borrow::Cow::Owned(view))
 }

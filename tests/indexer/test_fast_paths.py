@@ -275,15 +275,29 @@ def _or_of(phrases: list[list[str]]) -> Any:
     return nodes[0] if len(nodes) == 1 else Or(nodes)
 
 
+# Letters and punctuation around the extension's tables: ones that fold one for one
+# (é, µ, ı, ’, ×, the BOM) and ones that do not (ß, İ, ſ, ǅ, ª, ², …, ‼, U+2017).
+FOLDING = st.text(
+    alphabet=st.sampled_from(
+        list("aZ09 the un,.-\n\u2019\u00a0") * 4
+        + list("éÉµıŁž×\ufeff°\u0085ßİſǅª²…‼\u2017\u2025\u0301ﬁ中")
+    ),
+    max_size=80,
+)
+
+
 @FUZZ
 @given(
-    st.one_of(_texts(), TEXT, SAMPLED),
+    st.one_of(_texts(), TEXT, SAMPLED, FOLDING),
     st.lists(st.lists(WORDS, min_size=1, max_size=3), min_size=1, max_size=3),
     st.integers(0, 40),
     st.integers(0, 3),
 )
 @example("The UN, the—un theun", [["the", "un"], ["un", "the"]], 2, 0)
 @example("the the the ", [["the", "the"], ["the"]], 0, 2)
+@example("Côte the\u2026un the un", [["the", "un"]], 3, 0)
+@example("Côte the\u2017un ſthe un", [["the", "un"]], 3, 0)
+@example("Pérez the un", [["pérez"], ["the", "un"]], 3, 0)
 def test_native_snippets_equal_pythons(
     text: str, phrases: list[list[str]], context: int, limit: int
 ) -> None:
@@ -302,24 +316,35 @@ def test_native_snippets_equal_pythons(
     assert snippet_maker(query)(text, 7, context, limit or None) == want
 
 
-def test_native_snippets_treat_every_ascii_path_character_as_python_does() -> None:
-    """Each character a text on the ASCII path can hold (ASCII, and the punctuation
-    mapped to spaces), between words and at the context's edges: token, space or
-    neither exactly as in Python (where \x1c-\x1f are spaces and U+2014 is not)."""
+def test_native_snippets_treat_every_character_as_python_does() -> None:
+    """Each character of the blocks the extension knows (ASCII, Latin-1, Latin
+    Extended-A and -B, general punctuation) and a few it does not, between words and at
+    the context's edges, in ASCII text and in text that folding takes: token, space or
+    neither exactly as in Python (where \\x1c-\\x1f are spaces, U+2014 is not, and
+    "ſ" folds to "s")."""
     from indexer.search import python_kwic, snippet_maker
     from tests.support.native import require_native
 
     require_native()
     query = _or_of([["the", "un"]])
-    domain = [chr(c) for c in range(128)]
-    domain += [chr(c) for c in range(0x2000, 0x2070)] + ["\u00a0", "\u00ab", "\u00bb"]
+    domain = [chr(c) for c in range(0x250)] + [chr(c) for c in range(0x2000, 0x2070)]
+    domain += ["\ufeff", "\u2070", "\u3000", "中", "\U0001d400"]
     checked = 0
     for c in domain:
-        for text in (f"ab{c}cd the{c}un ef{c}gh", f"{c}the un{c}", f"x{c}The UN{c}{c}y"):
-            for context in (0, 1, 2, 3, 4, 6):
-                want = python_kwic(text, query, 0, context)
-                assert snippet_maker(query)(text, 0, context, None) == want, (hex(ord(c)), text)
-                checked += len(want)
+        texts = [f"ab{c}cd the{c}un ef{c}gh", f"{c}the un{c}", f"x{c}The UN{c}{c}y"]
+        # The same with a letter that takes the text off the ASCII path into folding,
+        # and with a mark that composes with the character.
+        texts += [f"é {t}" for t in texts] + [f"the un {c}\u0301 the{c}un", f"é the {c} un"]
+        # Also searched for what the character folds to ("ss" for ß, "a" for ª), where
+        # that is a word of [a-z0-9]: a table holding it as a letter would miss it.
+        queries = [query]
+        own = terms(c)
+        if own and all(t.isascii() and t.isalnum() for t in own):
+            queries.append(_or_of([["the", "un"], own]))
+        for text, q, context in itertools.product(texts, queries, (0, 1, 2, 3, 4, 6)):
+            want = python_kwic(text, q, 0, context)
+            assert snippet_maker(q)(text, 0, context, None) == want, (hex(ord(c)), text)
+            checked += len(want)
     assert checked > 0
 
 
