@@ -8,6 +8,8 @@ import argparse
 import copy
 import json
 import shutil
+import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -104,6 +106,7 @@ class Run:
     numbers: dict[str, Any] = field(default_factory=dict)
     gate: wl.GateResult = field(default_factory=wl.GateResult)
     plots: Path = REPO / "docs" / "bench"
+    speed: list[float] = field(default_factory=list)  # machine_speed() at start and end
 
     def table(self, tab: rp.Table, samples: Sequence[wl.Samples] = (), name: str = "") -> None:
         if samples and name and rp.plot(samples, tab.title, self.plots / f"{name}.png"):
@@ -214,6 +217,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     store = ds.Store(args.var, args.shared)
     run = Run(args, plan, store, log)
+    run.speed.append(machine_speed())
     run.plots = (
         args.plots or (REPO / "docs" / "bench" if not args.quick else args.var / "plots")
     ).resolve()
@@ -252,6 +256,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         workloads(run, data, exact, ungdc, kremzh)
     finally:
         elapsed = time.perf_counter() - started
+        run.speed.append(machine_speed())
         log(f"writing {args.out}")
         write_report(run, elapsed)
     return 0 if run.gate.ok else 1
@@ -1204,6 +1209,22 @@ def hotspots(run: Run, tgts: Sequence[rp.Target]) -> str:
     return "\n".join(parts)
 
 
+def machine_speed() -> float:
+    """Seconds a fixed pure-Python loop takes in a fresh interpreter (the median of three):
+    the same code measured on this kind of machine moves by up to 2x with its neighbours'
+    load, and this figure, taken at the start and the end of a run, tells which kind of
+    run a report is."""
+    code = (
+        "import time; t = time.perf_counter(); sum(range(30_000_000)); "
+        "print(time.perf_counter() - t)"
+    )
+    times = []
+    for _ in range(3):
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        times.append(float(out.stdout))
+    return statistics.median(times)
+
+
 def write_report(run: Run, elapsed: float) -> None:
     args = run.args
     tgts = targets(run)
@@ -1254,7 +1275,11 @@ def write_report(run: Run, elapsed: float) -> None:
         "min.\n\n"
         f"Machine: {rp.machine()}. Other work may have shared the machine during the run: "
         "figures are medians and percentiles over repetitions, and ratios matter more than "
-        "absolute values."
+        "absolute values. Machine speed: a fixed Python loop (`sum(range(30_000_000))`) "
+        f"took {' s, then '.join(f'{t:.2f}' for t in run.speed)} s at the start and the end "
+        "of this run (about 0.6 s on this machine when it is quiet). Every figure below moves "
+        "with it: two runs of the same code an hour apart, one with this loop about twice as "
+        "slow, differed about 2x in every latency."
     )
     howto = (
         "## How to run\n\n"
