@@ -609,8 +609,9 @@ SnippetMaker = Callable[[str, int, int, "int | None"], list[Snippet]]
 
 def snippet_maker(node: Node) -> SnippetMaker:
     """`kwic` for one query, set up once for the many passages of a page or an export:
-    plain phrases go to the extension's finder where a text is on the ASCII path (a few
-    microseconds a passage, against tens in Python), everything else to `python_kwic`."""
+    plain phrases go to the extension's finder where it can fold a text (ASCII, accented
+    Latin letters, most punctuation: a few microseconds a passage, against tens in
+    Python), everything else to `python_kwic`."""
     native = _native_snippets(node)
     if native is None:
         return lambda text, passage, context, limit: python_kwic(
@@ -673,20 +674,23 @@ def _native_snippets(node: Node) -> Callable[[str, int, int | None], SnippetSpan
     """The extension's snippet finder for a query whose text clauses are all plain
     phrases (the same spans and edges as below, in one call per passage); None without
     the extension or for other clauses."""
-    phrases = []
-    for leaf in leaves(node):
-        if not isinstance(leaf, Phrase) or leaf.slop or leaf.prefix or leaf.lemma:
-            return None
-        phrases.append(leaf.tokens)
+    phrases = _plain_phrases(leaves(node))
     return ascii_snippets(phrases) if phrases else None
 
 
-def _plain_offsets(text: str, clauses: Sequence[Leaf]) -> list[tuple[int, int]] | None:
-    """Character spans of every occurrence of plain phrases in an ASCII-path text, in
-    order, without tokenising it; None when a clause or the text needs the tokens."""
+def _plain_phrases(clauses: Sequence[Leaf]) -> list[tuple[str, ...]] | None:
+    """The tokens of each clause when every one is a plain phrase (no slop, prefix or
+    lemma: found as written); None otherwise."""
     phrases = []
     for leaf in clauses:
         if not isinstance(leaf, Phrase) or leaf.slop or leaf.prefix or leaf.lemma:
             return None
         phrases.append(leaf.tokens)
-    return phrase_offsets(text, phrases)
+    return phrases
+
+
+def _plain_offsets(text: str, clauses: Sequence[Leaf]) -> list[tuple[int, int]] | None:
+    """Character spans of every occurrence of plain phrases in an ASCII-path text, in
+    order, without tokenising it; None when a clause or the text needs the tokens."""
+    phrases = _plain_phrases(clauses)
+    return None if phrases is None else phrase_offsets(text, phrases)

@@ -121,7 +121,8 @@ def ascii_snippets(
     """The extension's snippet finder for plain `phrases` (folded tokens), or None without
     the extension: `find(text, context, limit)` gives (left edge, start, end, right edge)
     of the first `limit` occurrences in character offsets, as `indexer.search.kwic` cuts
-    them, or None when `text` is off the ASCII path (kwic then takes Python's path)."""
+    them, or None when `text` holds characters the extension cannot fold one for one
+    (Cyrillic, Han, marks, ß...: kwic then takes Python's path)."""
     module = _module()
     return None if module is None else module.AsciiSnippets([list(p) for p in phrases]).find
 
