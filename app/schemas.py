@@ -18,7 +18,11 @@ class SnippetOut(BaseModel):
     right: str
     start: int = Field(description="Character offset of the match in the passage text.")
     end: int
-    addressee: str | None = None
+    addressee: str | None = Field(
+        default=None,
+        description="Whom the passage is addressed to, in round-ups of messages (one "
+        "addressee per passage); null elsewhere.",
+    )
 
     @classmethod
     def of(cls, s: Snippet) -> SnippetOut:

@@ -49,7 +49,8 @@ K1, B = 1.2, 0.75
 
 class Snippet(NamedTuple):
     """One occurrence in context: `left + match + right` is a slice of the passage text;
-    `start`/`end` are character offsets of the match in that passage. (A named tuple: a
+    `start`/`end` are character offsets of the match in that passage; `addressee` is
+    the passage's, in round-ups of messages (see `Search._addressed`). (A named tuple: a
     page makes about sixty, and a frozen dataclass cost 2.7 µs each to build.)"""
 
     passage: int
@@ -462,6 +463,8 @@ class Search:
                 text = texts.get((key, pno))
                 if text is not None and len(found) < snippets:
                     found.extend(snippets_in(text, pno, context, snippets - len(found)))
+            if meta.addressees and found:
+                found = self._addressed(meta, found)
             hits.append(
                 StatementHit(
                     statement=meta,
@@ -472,6 +475,15 @@ class Search:
                 )
             )
         return hits
+
+    def _addressed(self, meta: StatementMeta, found: list[Snippet]) -> list[Snippet]:
+        """`found` with each snippet's passage addressee. Only round-ups (messages to
+        many addressees, one passage each) have them, so only their records are read."""
+        st = self.backend.statement(meta.id)
+        if st is None:
+            return found
+        to = {p.number: p.addressee for p in st.passages if p.addressee}
+        return [s._replace(addressee=to.get(s.passage)) for s in found]
 
     def facets(self, ranked: _Ranked) -> dict[str, list[tuple[str, int]]]:
         """Matching statements counted by year, source, kind, language and speaker."""
@@ -531,7 +543,10 @@ class Search:
                 meta = metas.get(key)
                 if text is None or meta is None:
                     continue
-                for snip in snippets_in(text, pno, context, limit - emitted):
+                found = snippets_in(text, pno, context, limit - emitted)
+                if meta.addressees and found:
+                    found = self._addressed(meta, found)
+                for snip in found:
                     yield meta, snip
                     emitted += 1
                     if emitted >= limit:

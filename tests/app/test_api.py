@@ -134,6 +134,27 @@ def test_statement_endpoint(client: TestClient) -> None:
     assert sum(1 for p in body["passages"] if p["addressee"]) >= 40
 
 
+def test_snippets_name_their_passage_addressee(client: TestClient) -> None:
+    """A round-up's snippets say whom their passage greets (page JSON and CSV alike),
+    as the statement's own passages do; other statements' snippets name nobody."""
+    passages = client.get("/api/v1/statements/kremlin-62521").json()["passages"]
+    to = {p["number"]: p["addressee"] for p in passages}
+    q = '"New Year" id:kremlin-62521'
+    hit = client.get("/api/v1/search", params={"q": q, "snippets": 10}).json()["results"][0]
+    assert len(hit["snippets"]) == 10
+    assert [s["addressee"] for s in hit["snippets"]] == [to[s["passage"]] for s in hit["snippets"]]
+    assert sum(1 for s in hit["snippets"] if s["addressee"]) >= 5
+    rows = list(
+        csv.DictReader(
+            io.StringIO(client.get("/api/v1/search", params={"q": q, "format": "csv"}).text)
+        )
+    )
+    assert len(rows) == hit["occurrences"]
+    assert [r["addressee"] for r in rows] == [to[int(r["passage"])] or "" for r in rows]
+    other = client.get("/api/v1/search", params={"q": '"general assembly"'}).json()["results"]
+    assert all(s["addressee"] is None for h in other for s in h["snippets"])
+
+
 @pytest.mark.parametrize(
     ("path", "status"),
     [
