@@ -21,6 +21,7 @@ use std::path::PathBuf;
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
+use tantivy::columnar::{Column, ColumnIndex, ColumnValues};
 use tantivy::postings::{Postings, SegmentPostings};
 use tantivy::schema::{Field, IndexRecordOption, Value};
 use tantivy::{
@@ -349,10 +350,17 @@ fn match_segment(
         };
         slot.push(at);
     }
+    // One word (a pair term among them): its frequencies are the counts, and postings
+    // read without positions skip their bookkeeping on every document.
+    let record = if tokens.len() == 1 {
+        IndexRecordOption::WithFreqs
+    } else {
+        IndexRecordOption::WithFreqsAndPositions
+    };
     let mut postings: Vec<SegmentPostings> = Vec::with_capacity(words.len());
     for word in &words {
         let term = Term::from_field_text(field, word);
-        match inverted.read_postings(&term, IndexRecordOption::WithFreqsAndPositions)? {
+        match inverted.read_postings(&term, record)? {
             Some(p) => postings.push(p),
             None => return Ok(()), // a word absent from the segment: no passage here
         }
@@ -438,18 +446,33 @@ fn match_segment(
         doc = postings[lead].advance();
     }
     // Fast fields read in one batch per column.
-    let mut keys: Vec<Option<i64>> = vec![None; docs.len()];
-    key_column.first_vals(&docs, &mut keys);
-    let mut pnts: Vec<Option<u64>> = vec![None; docs.len()];
-    pnt_column.first_vals(&docs, &mut pnts);
+    let keys = column_values(&key_column, &docs);
+    let pnts = column_values(&pnt_column, &docs);
     rows.reserve(docs.len());
     rows.extend(
         keys.iter()
             .zip(&pnts)
             .zip(&counts)
-            .map(|((k, p), &n)| (k.unwrap_or(0), (p.unwrap_or(0) >> 32) as u32, n)),
+            .map(|((&k, &p), &n)| (k, (p >> 32) as u32, n)),
     );
     Ok(())
+}
+
+/// The value of `column` for each of `docs` (the type's default where a document has
+/// none). Every document has a key and a `pnt`, so tantivy stores both columns whole:
+/// read straight, without an `Option` per value (twice the memory to fill and free).
+fn column_values<T>(column: &Column<T>, docs: &[DocId]) -> Vec<T>
+where
+    T: PartialOrd + Copy + Default + std::fmt::Debug + Send + Sync + 'static,
+{
+    if matches!(column.index, ColumnIndex::Full) {
+        let mut out = vec![T::default(); docs.len()];
+        column.values.get_vals(docs, &mut out);
+        return out;
+    }
+    let mut found: Vec<Option<T>> = vec![None; docs.len()];
+    column.first_vals(docs, &mut found);
+    found.into_iter().map(Option::unwrap_or_default).collect()
 }
 
 /// Start positions at which the word of every phrase offset i sits at start + i.

@@ -103,7 +103,8 @@ impl AsciiSnippets {
                 !p.is_empty()
                     && p.iter().all(|t| {
                         !t.is_empty()
-                            && t.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+                            && t.bytes()
+                                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
                     })
             })
             .map(|p| p.into_iter().map(String::into_bytes).collect())

@@ -15,6 +15,7 @@ use std::sync::Mutex;
 
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
+use tantivy::indexer::UserOperation;
 use tantivy::schema::{Field, Schema};
 use tantivy::{Index, IndexWriter, TantivyDocument, Term};
 
@@ -141,6 +142,9 @@ type PassageIn = (
 #[pyclass(frozen, module = "tifa_native")]
 pub(crate) struct DocWriter {
     writer: Mutex<Option<IndexWriter>>,
+    /// The passage documents of the statement being added, sent with its statement
+    /// document as one batch (see `add_statement`).
+    pending: Mutex<Vec<TantivyDocument>>,
     fields: Fields,
     schema: Schema,
     words: HashSet<String>,
@@ -180,6 +184,7 @@ impl DocWriter {
         let schema = index.schema();
         Ok(DocWriter {
             writer: Mutex::new(Some(writer)),
+            pending: Mutex::new(Vec::new()),
             fields: Fields::of(&schema).map_err(engine_error)?,
             schema,
             words: words.into_iter().collect(),
@@ -196,10 +201,11 @@ impl DocWriter {
         })
     }
 
-    /// Add the passage documents of one statement. Returns (added, total tokens, the
-    /// indexes of passages without tokens whose text is off the ASCII path): when any
-    /// is off it, nothing is added and the caller sends the statement again with those
-    /// passages tokenised.
+    /// Make the passage documents of one statement, to be indexed with its statement
+    /// document by `add_statement` (they replace any left by a statement that never got
+    /// there). Returns (made, total tokens, the indexes of passages without tokens
+    /// whose text is off the ASCII path): when any is off it, nothing is made and the
+    /// caller sends the statement again with those passages tokenised.
     #[allow(clippy::too_many_arguments)]
     fn add_passages(
         &self,
@@ -277,17 +283,16 @@ impl DocWriter {
                 }
                 docs.push(doc);
             }
-            self.with(|w| {
-                for doc in docs {
-                    w.add_document(doc)?;
-                }
-                Ok(())
-            })?;
+            *self.pending.lock().expect("the pending lock is poisoned") = docs;
             Ok((true, total, Vec::new()))
         })
     }
 
-    /// Add a statement's own document: its content hash, metadata and whole record.
+    /// Add a statement's own document (its content hash, metadata and whole record)
+    /// with the passage documents `add_passages` made, as one batch: tantivy puts a
+    /// batch in one segment, in order, so a statement's passages sit together (the
+    /// matcher's rows then come sorted within each statement, and a page's texts are
+    /// read from a few neighbouring doc-store blocks).
     fn add_statement(
         &self,
         py: Python<'_>,
@@ -307,21 +312,33 @@ impl DocWriter {
         doc.add_text(f.hash, hash);
         doc.add_bytes(f.meta, meta);
         doc.add_bytes(f.record, record);
+        let mut batch =
+            std::mem::take(&mut *self.pending.lock().expect("the pending lock is poisoned"));
+        batch.push(doc);
         py.allow_threads(|| {
             self.with(|w| {
-                w.add_document(doc)?;
+                w.run(batch.into_iter().map(UserOperation::Add))?;
                 Ok(())
             })
         })
     }
 
     /// Make everything added and deleted since the last commit durable and visible.
+    /// Passages made for a statement never added are not part of it.
     fn commit(&self, py: Python<'_>) -> PyResult<()> {
+        self.pending
+            .lock()
+            .expect("the pending lock is poisoned")
+            .clear();
         py.allow_threads(|| self.with(|w| w.commit().map(|_| ())))
     }
 
     /// Drop everything added and deleted since the last commit.
     fn rollback(&self, py: Python<'_>) -> PyResult<()> {
+        self.pending
+            .lock()
+            .expect("the pending lock is poisoned")
+            .clear();
         py.allow_threads(|| self.with(|w| w.rollback().map(|_| ())))
     }
 

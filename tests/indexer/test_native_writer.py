@@ -182,3 +182,45 @@ def test_both_writers_index_the_same_terms_and_positions(both: tuple[Path, Path]
             assert all((x == y).all() for x, y in zip(rows_a, rows_b, strict=True)), (field, word)
             compared += len(rows_a[0])
     assert compared > 500
+
+
+def test_native_writer_keeps_a_statements_documents_together(tmp_path: Path) -> None:
+    """With two indexing threads, each statement's passages and its statement document
+    still land in one segment, consecutive and in passage order (the matcher's rows then
+    need sorting only statement by statement; a page's texts sit in few blocks)."""
+    require_native()
+    backend = EmbeddedBackend(tmp_path / "ix", native=True, writer_threads=2)
+    records = [
+        statement_from_record(
+            {
+                "id": f"s{i}",
+                "date": "2020-01-01",
+                "text": "\n\n".join(f"Passage {n} of statement {i}." for n in range(2 + i % 9)),
+                "language": "en",
+                "source": "kremlin",
+                "license": "CC BY 4.0",
+            }
+        )
+        for i in range(300)
+    ]
+    assert ingest(backend, iter(records), batch_statements=300).ok
+    backend.close()
+    index = tantivy.Index.open(str(tmp_path / "ix"))
+    index.reload()
+    searcher = index.searcher()
+    addrs = [a for _, a in searcher.search(tantivy.Query.all_query(), limit=100_000).hits]
+    pno = searcher.fast_field_values("pno", addrs)
+    placed: dict[str, list[tuple[int, int, int]]] = {}
+    for addr, n in zip(addrs, pno, strict=True):
+        stored = searcher.doc(addr).to_dict()
+        number = -1 if stored.get("hash") else int(n)  # the statement document: last
+        placed.setdefault(stored["sid"][0], []).append((addr.segment_ord, addr.doc, number))
+    assert len({seg for docs in placed.values() for seg, _, _ in docs}) > 1
+    for sid, docs in placed.items():
+        docs.sort()
+        segments = {seg for seg, _, _ in docs}
+        doc_ids = [doc for _, doc, _ in docs]
+        numbers = [n for _, _, n in docs]
+        assert len(segments) == 1, sid
+        assert doc_ids == list(range(doc_ids[0], doc_ids[0] + len(docs))), sid
+        assert numbers == [*range(len(docs) - 1), -1], sid
