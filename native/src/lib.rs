@@ -161,12 +161,22 @@ impl PhraseIndex {
             want.entry(pair).or_insert(i);
         }
         let found = py.allow_threads(|| -> tantivy::Result<Vec<Option<Vec<u8>>>> {
-            let mut distinct = keys.clone();
+            // How many passages are still to be found per statement: a statement's live
+            // passages sit in one segment (see `DocWriter::add_statement`; an index
+            // written before may have split them), so once they are all found the other
+            // segments' term dictionaries are not asked for its key.
+            let mut remaining: HashMap<i64, usize> = HashMap::new();
+            for &(key, _) in want.keys() {
+                *remaining.entry(key).or_default() += 1;
+            }
+            let mut distinct: Vec<i64> = remaining.keys().copied().collect();
             distinct.sort_unstable();
-            distinct.dedup();
             let mut out: Vec<Option<Vec<u8>>> = vec![None; keys.len()];
             let searcher = self.reader.searcher();
-            for segment in searcher.segment_readers() {
+            // Largest segments first: they hold most statements.
+            let mut segments: Vec<&SegmentReader> = searcher.segment_readers().iter().collect();
+            segments.sort_by_key(|s| std::cmp::Reverse(s.num_docs()));
+            for segment in segments {
                 let inverted = segment.inverted_index(key_field)?;
                 // Only passage documents have a `pno` (a statement's own document, under
                 // the same key, has none).
@@ -174,6 +184,9 @@ impl PhraseIndex {
                 let alive = segment.alive_bitset();
                 let mut store = None;
                 for &key in &distinct {
+                    if remaining[&key] == 0 {
+                        continue;
+                    }
                     let term = Term::from_field_i64(key_field, key);
                     let Some(mut postings) =
                         inverted.read_postings(&term, IndexRecordOption::Basic)?
@@ -188,6 +201,9 @@ impl PhraseIndex {
                             .flatten()
                             .and_then(|n| want.get(&(key, n as u32)));
                         if let Some(&i) = wanted {
+                            if let Some(left) = remaining.get_mut(&key) {
+                                *left = left.saturating_sub(1);
+                            }
                             if store.is_none() {
                                 store = Some(segment.get_store_reader(8)?);
                             }

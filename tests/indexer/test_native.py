@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tantivy
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -61,9 +62,11 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, lis
     statements it holds now."""
     require_native()
     path = Path(tmp_path_factory.mktemp("native")) / "index"
-    # Four writer threads share each commit's passages between four segments, so one
-    # statement's passages interleave across segments (the matcher must still sort).
-    backend = EmbeddedBackend(path, native=True, writer_threads=4)
+    # Written by the tantivy package's writer, whose four threads share each commit's
+    # passages between four segments: one statement's passages interleave across
+    # segments, as in indexes the native writer wrote before it kept a statement's
+    # documents together (the matcher must still sort, the text reader still find all).
+    backend = EmbeddedBackend(path, native=False, writer_threads=4)
     rng = random.Random(7)
     first = _statements(rng, 120, "one")
     for start in range(0, len(first), 30):  # a commit per batch: several segments
@@ -73,12 +76,25 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, lis
     assert delete(backend, ["s100", "s101", "s102"]) == 3
     # Several segments, so that matching threads share them (and runs meet in the sort).
     assert len(json.loads((path / "meta.json").read_text())["segments"]) > 1
+    assert _split_statements(path), "no statement's passages span two segments"
     current = {s.id: s for s in first}
     current.update((s.id, s) for s in rewritten)
     for gone in ("s100", "s101", "s102"):
         del current[gone]
     yield path, list(current.values())
     backend.close()
+
+
+def _split_statements(path: Path) -> set[str]:
+    """The statements whose live passages lie in more than one segment."""
+    index = tantivy.Index.open(str(path))
+    index.reload()
+    searcher = index.searcher()
+    segments: dict[str, set[int]] = {}
+    for _, addr in searcher.search(tantivy.Query.all_query(), limit=100_000).hits:
+        sid = searcher.doc(addr).to_dict()["sid"][0]
+        segments.setdefault(sid, set()).add(addr.segment_ord)
+    return {sid for sid, found in segments.items() if len(found) > 1}
 
 
 def _expected(statements: list[Statement], phrase: str, admit: set[str] | None) -> Matches:
