@@ -81,7 +81,9 @@ class _AsciiSnippets(Protocol):
 
 
 class _Module(Protocol):
-    def PhraseIndex(self, path: str, threads: int | None = None) -> _PhraseIndex: ...  # noqa: N802
+    def PhraseIndex(  # noqa: N802
+        self, path: str, threads: int | None = None, parallel_from: int | None = None
+    ) -> _PhraseIndex: ...
 
     def PairMaker(self, words: list[str], joiner: str) -> _PairMaker: ...  # noqa: N802
 
@@ -132,9 +134,13 @@ Rows = tuple[npt.NDArray[np.int64], npt.NDArray[np.int32], npt.NDArray[np.int32]
 
 class NativePhrases:
     """Plain-phrase matches read by the extension from the index at `path`; one query's
-    segments are matched by `threads` threads (default: one per core, at most 4)."""
+    segments are matched by `threads` threads (default: one per core, at most 4) when
+    its rarest word is in at least `parallel_from` passages (default: the extension's
+    4,096; below that a thread costs more than it saves; 0: always, for tests)."""
 
-    def __init__(self, path: Path, threads: int | None = None) -> None:
+    def __init__(
+        self, path: Path, threads: int | None = None, parallel_from: int | None = None
+    ) -> None:
         module = _module()
         if module is None:
             raise EngineUnavailable(
@@ -142,7 +148,7 @@ class NativePhrases:
                 "`pip install ./native` (needs a Rust toolchain), or set TIFA_NATIVE=off"
             )
         try:
-            self._index = module.PhraseIndex(str(path), threads)
+            self._index = module.PhraseIndex(str(path), threads, parallel_from)
         except (OSError, ValueError) as exc:
             raise EngineUnavailable(f"the native matcher cannot open {path}: {exc}") from exc
 

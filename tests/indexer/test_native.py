@@ -157,13 +157,20 @@ def test_native_matches_brute_force_and_tantivy(
             from indexer.backends.native import NativePhrases
 
             toks = list(terms(phrase))
-            rows = [NativePhrases(path, threads=n).match("tokens", toks, None) for n in (1, 4)]
+            # (parallel_from=0: four threads even for the small test corpus's phrases)
+            rows = [
+                NativePhrases(path, threads=n, parallel_from=0).match("tokens", toks, None)
+                for n in (1, 4)
+            ]
             assert all(np.array_equal(a, b) for a, b in zip(*rows, strict=True))
             # Their texts as the tantivy package reads them (a pair asked twice, and one
             # no passage has, included).
             wanted = list(zip(rows[0][0].tolist(), rows[0][1].tolist(), strict=True))[:40]
             wanted += [*wanted[:1], (-1, 0)]
-            texts = [NativePhrases(path, threads=n).passage_texts(wanted) for n in (1, 4)]
+            texts = [
+                NativePhrases(path, threads=n, parallel_from=0).passage_texts(wanted)
+                for n in (1, 4)
+            ]
             by_package, _ = plain._stored_texts(wanted)
             assert texts[0] == texts[1] == [by_package.get(w) for w in wanted]
     finally:
