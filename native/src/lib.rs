@@ -25,8 +25,8 @@ use tantivy::columnar::{Column, ColumnIndex, ColumnValues};
 use tantivy::postings::{Postings, SegmentPostings};
 use tantivy::schema::{Field, IndexRecordOption, Value};
 use tantivy::{
-    DocId, DocSet, Index, IndexReader, ReloadPolicy, SegmentReader, TantivyDocument, Term,
-    TERMINATED,
+    DocAddress, DocId, DocSet, Index, IndexReader, ReloadPolicy, SegmentReader, TantivyDocument,
+    Term, TERMINATED,
 };
 
 pub(crate) fn engine_error(err: impl std::fmt::Display) -> PyErr {
@@ -178,15 +178,15 @@ impl PhraseIndex {
             let mut out: Vec<Option<Vec<u8>>> = vec![None; keys.len()];
             let searcher = self.reader.searcher();
             // Largest segments first: they hold most statements.
-            let mut segments: Vec<&SegmentReader> = searcher.segment_readers().iter().collect();
-            segments.sort_by_key(|s| std::cmp::Reverse(s.num_docs()));
-            for segment in segments {
+            let mut segments: Vec<(u32, &SegmentReader)> =
+                (0u32..).zip(searcher.segment_readers()).collect();
+            segments.sort_by_key(|(_, s)| std::cmp::Reverse(s.num_docs()));
+            for (ord, segment) in segments {
                 let inverted = segment.inverted_index(key_field)?;
                 // Only passage documents have a `pno` (a statement's own document, under
                 // the same key, has none).
                 let pno = segment.fast_fields().i64("pno")?;
                 let alive = segment.alive_bitset();
-                let mut store = None;
                 for &key in &distinct {
                     if remaining[&key] == 0 {
                         continue;
@@ -208,11 +208,12 @@ impl PhraseIndex {
                             if let Some(left) = remaining.get_mut(&key) {
                                 *left = left.saturating_sub(1);
                             }
-                            if store.is_none() {
-                                store = Some(segment.get_store_reader(8)?);
-                            }
+                            // Through the searcher's own store readers, opened once per
+                            // index generation (opening one per call, and reading its
+                            // skip index, was a tenth of a page's reads).
                             // A passage stored without its text (schema < 4) stays None.
-                            let stored: TantivyDocument = store.as_ref().unwrap().get(doc)?;
+                            let stored: TantivyDocument =
+                                searcher.doc(DocAddress::new(ord, doc))?;
                             if let Some(text) =
                                 stored.get_first(text_field).and_then(|v| v.as_bytes())
                             {
