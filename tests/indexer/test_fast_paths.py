@@ -12,6 +12,7 @@ import hashlib
 import itertools
 import json
 import os
+import unicodedata
 from typing import Any
 
 import regex
@@ -23,7 +24,7 @@ from indexer.backends.fields import documents
 from indexer.backends.pairs import COMMON, pair_terms, pair_terms_for
 from indexer.model import Passage, Statement
 from indexer.search import kwic
-from indexer.text import has_terms, joined_terms, split_paragraphs, terms
+from indexer.text import _fold_with_map, fold, has_terms, joined_terms, split_paragraphs, terms
 from tests import bruteforce
 
 EXAMPLES = int(os.environ.get("TIFA_FUZZ_EXAMPLES", "300"))
@@ -52,6 +53,48 @@ def test_token_fast_paths_match_terms(text: str) -> None:
 @given(SAMPLED)
 def test_terms_match_the_brute_force_twin(text: str) -> None:
     assert terms(text) == bruteforce.tokens(text)
+
+
+# Chinese and Japanese text with the full- and half-width forms NFKC maps (one for one,
+# or two into one: ｶﾞ), marks, ligatures and letters whose folds are longer (ß, ﬁ).
+WIDE = st.text(
+    alphabet=st.sampled_from(
+        list("中国新时代，。：；！？（）「」、ＡＢ１２ｶﾞﾟ ab\n") * 3
+        + list("\u0301\u3099ßﬁİёЁ①㍿\u00a0")
+    ),
+    max_size=80,
+)
+
+
+def _cluster_fold(text: str) -> tuple[str, list[tuple[int, int]]]:
+    """The matching model's fold of `text` cluster by cluster (a base and its marks),
+    with each folded character's source span: what `_fold_with_map` must give."""
+    out, spans = "", []
+    for m in regex.finditer(r"\P{M}\p{M}*|\p{M}+", text):
+        piece = fold(m.group())
+        out += piece
+        spans += [m.span()] * len(piece)
+    return out, spans
+
+
+@FUZZ
+@given(st.one_of(WIDE, TEXT, SAMPLED))
+@example("中国，新时代。")
+@example("ｶﾞ")
+def test_folding_with_offsets_equals_the_cluster_by_cluster_fold(text: str) -> None:
+    folded, spans = _fold_with_map(text)
+    cf = text.casefold()
+    if (
+        unicodedata.is_normalized("NFKC", text)
+        and len(cf) == len(text)
+        and unicodedata.is_normalized("NFKC", cf)
+    ):
+        # Normalised, and case folding keeps every offset: folded whole.
+        assert (folded, spans) == (cf.replace("ё", "е"), None)
+    else:
+        want, want_spans = _cluster_fold(text)
+        assert folded == want
+        assert (spans or [(i, i + 1) for i in range(len(text))]) == want_spans
 
 
 _BLANK_LINE = regex.compile(r"\n[ \t\r\f\v\u00a0\u3000]*\n")
