@@ -218,30 +218,33 @@ def _ascii_finder(tokens: tuple[str, ...]) -> Finder:
 
 
 @lru_cache(maxsize=1024)
-def _unicode_finder(tokens: tuple[str, ...]) -> Finder | None:
-    """The phrase's finder over folded text, or None when a token is Han (Han tokens
-    need no separator between them; those phrases take the token path)."""
-    if any(_HAN_EDGE.search(t) for t in tokens):
-        return None
+def _unicode_finder(tokens: tuple[str, ...]) -> Finder:
+    """The phrase's finder over folded text whose offsets folding kept."""
     first, rest = tokens[0], tokens[1:]
+    han = [_HAN_EDGE.search(t) is not None for t in tokens]  # a Han token: one character
     run_at, separation_at = _RUN_CHAR.match, _SEPARATION.match
 
     # Not one regex per phrase: compiling a Unicode-class pattern costs milliseconds, more
     # than scanning a page of passages with this. Each token is found as a literal and its
-    # neighbours checked with the two patterns compiled once above.
+    # neighbours checked with the two patterns compiled once above. A Han character is a
+    # token on its own, so next to one no separator is needed (新时代: three tokens).
     def find(view: str, pos: int) -> tuple[int, int] | None:
         while (start := view.find(first, pos)) >= 0:
             pos = start + 1
-            if start and run_at(view, start - 1):
+            if not han[0] and start and run_at(view, start - 1):
                 continue  # inside a longer run
             end = start + len(first)
-            for token in rest:
+            for i, token in enumerate(rest, 1):
                 gap = separation_at(view, end)
-                if gap is None or not view.startswith(token, gap.end()):
+                if gap is not None:
+                    end = gap.end()
+                elif not (han[i - 1] or han[i]):
                     break
-                end = gap.end() + len(token)
+                if not view.startswith(token, end):
+                    break
+                end += len(token)
             else:
-                if not run_at(view, end):
+                if han[-1] or not run_at(view, end):
                     return start, end
         return None
 
@@ -251,15 +254,14 @@ def _unicode_finder(tokens: tuple[str, ...]) -> Finder | None:
 def phrase_offsets(text: str, phrases: Sequence[Sequence[str]]) -> list[tuple[int, int]] | None:
     """[start, end) in `text` of every occurrence of each folded phrase, in order: found
     over the lower-cased text where it takes the ASCII path (tokens are the runs of
-    [a-z0-9]), else over the folded text where folding keeps every offset and no phrase
-    holds a Han token; None otherwise."""
+    [a-z0-9]), else over the folded text where folding keeps every offset; None
+    otherwise."""
     view = _ascii_view(text)
     if view is None:
         folded, spans = _fold_with_map(text)
-        finders = [_unicode_finder(tuple(toks)) for toks in phrases]
-        if spans is not None or None in finders:
+        if spans is not None:
             return None
-        return _all_starts(folded, [f for f in finders if f is not None])
+        return _all_starts(folded, [_unicode_finder(tuple(toks)) for toks in phrases])
     return _all_starts(view, [_ascii_finder(tuple(toks)) for toks in phrases])
 
 
