@@ -36,9 +36,11 @@ _FIRST_HAN = "\u2e80"  # no Han character sorts below it: a cheap test before th
 # Characters that are never letters, marks or digits, and stay so under NFKC: general
 # punctuation (quotes, dashes, spaces, zero-width joiners), NBSP and guillemets. Mapping
 # them to spaces one for one keeps offsets and tokens, and lets most English text take the
-# ASCII path below.
-_PUNCT = re.compile("[\u2000-\u206f\u00a0\u00ab\u00bb]")
-_NOT_PUNCT = re.compile("[^\u2000-\u206f\u00a0\u00ab\u00bb]")
+# ASCII path below. Not U+2017 (double low line) and U+203E (overline): NFKC makes each a
+# space and a combining mark, which joins the next word's token.
+_PUNCT_CLASS = "\u2000-\u2016\u2018-\u203d\u203f-\u206f\u00a0\u00ab\u00bb"
+_PUNCT = re.compile(f"[{_PUNCT_CLASS}]")
+_NOT_PUNCT = re.compile(f"[^{_PUNCT_CLASS}]")
 _ASCII_TOKEN = re.compile(r"[a-z0-9]+")
 _ASCII_WORD = re.compile(r"[A-Za-z0-9]")
 _ASCII = bytes(range(128))

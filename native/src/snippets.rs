@@ -14,9 +14,11 @@
 use pyo3::prelude::*;
 use pyo3::types::PyString;
 
-/// Characters outside ASCII that the ASCII path maps to a space (`indexer.text._PUNCT`).
+/// Characters outside ASCII that the ASCII path maps to a space (`indexer.text._PUNCT`):
+/// general punctuation but U+2017 and U+203E (NFKC: a space and a combining mark).
 fn is_mapped_punct(c: char) -> bool {
     matches!(c, '\u{2000}'..='\u{206f}' | '\u{a0}' | '\u{ab}' | '\u{bb}')
+        && !matches!(c, '\u{2017}' | '\u{203e}')
 }
 
 // Texts off the ASCII path that the matching model still folds character for character

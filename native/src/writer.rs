@@ -23,12 +23,14 @@ use crate::engine_error;
 
 /// The tokens of `text` joined by single spaces, and their number, where the text takes
 /// the matching model's ASCII path: every non-ASCII character is general punctuation
-/// (U+2000..U+206F), a no-break space or a guillemet, so tokens are the runs of ASCII
+/// (U+2000..U+206F but U+2017 and U+203E, which NFKC makes a space and a combining
+/// mark), a no-break space or a guillemet, so tokens are the runs of ASCII
 /// letters and digits, lower-cased (`indexer.text.joined_terms`). None elsewhere: the
 /// caller tokenises those passages itself.
 pub(crate) fn ascii_tokens(text: &str) -> Option<(String, u32)> {
     // On the UTF-8 bytes: the separators outside ASCII are C2 A0, C2 AB, C2 BB and
-    // E2 80 xx / E2 81 80..AF (U+2000..U+206F); any other non-ASCII byte is off the path.
+    // E2 80 xx / E2 81 80..AF (U+2000..U+206F) but E2 80 97 and E2 80 BE (U+2017 and
+    // U+203E); any other non-ASCII byte is off the path.
     let bytes = text.as_bytes();
     let mut out: Vec<u8> = Vec::with_capacity(bytes.len());
     let mut count = 0u32;
@@ -52,6 +54,7 @@ pub(crate) fn ascii_tokens(text: &str) -> Option<(String, u32)> {
         i += match (b, bytes.get(i + 1), bytes.get(i + 2)) {
             (0..=0x7f, _, _) => 1,
             (0xc2, Some(0xa0 | 0xab | 0xbb), _) => 2,
+            (0xe2, Some(0x80), Some(0x97 | 0xbe)) => return None,
             (0xe2, Some(0x80), Some(_)) => 3,
             (0xe2, Some(0x81), Some(0x80..=0xaf)) => 3,
             _ => return None,

@@ -33,7 +33,7 @@ FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[Hea
 # English-like text with the punctuation the ASCII paths map, and the characters that
 # push text off them (or into JSON escapes).
 AWKWARD = "aZ09 .,;:!?-\n\r\t\"'\\/«»\u00a0\u2014\u2019\u201c\u201d\u2026\u2060\u2070\u206f"
-AWKWARD += "\u3000。！？」）中ёЁ\u0301ﬁ①\x00\x08\x0c\x1b\x7f\u2028"
+AWKWARD += "\u3000。！？」）中ёЁ\u0301ﬁ①\x00\x08\x0c\x1b\x7f\u2028\u2017\u203e"
 SAMPLED = st.text(alphabet=st.sampled_from(AWKWARD), max_size=200)
 TEXT = st.text(
     alphabet=st.one_of(st.characters(codec="utf-8"), st.sampled_from(AWKWARD)), max_size=200

@@ -28,7 +28,7 @@ from tests.support.native import require_native
 
 # Text mostly on the ASCII path (ASCII and the punctuation it maps to spaces), now and
 # then pushed off it by one letter.
-_ON = "aZ09 .,;-\n\"'\u00ab\u00bb\u00a0\u2000\u2014\u2019\u201c\u2060\u206f"
+_ON = "aZ09 .,;-\n\"'\u00ab\u00bb\u00a0\u2000\u2014\u2019\u201c\u2060\u206f\u2017\u203e"
 ON_PATH = st.text(alphabet=st.sampled_from(list(_ON) * 10 + list("é\u2070ё中")), max_size=60)
 
 
