@@ -50,7 +50,7 @@ K1, B = 1.2, 0.75
 class Snippet(NamedTuple):
     """One occurrence in context: `left + match + right` is a slice of the passage text;
     `start`/`end` are character offsets of the match in that passage; `addressee` is
-    the passage's, in round-ups of messages (see `Search._addressed`). (A named tuple: a
+    the passage's, in round-ups of messages (see `Search._addressees`). (A named tuple: a
     page makes about sixty, and a frozen dataclass cost 2.7 µs each to build.)"""
 
     passage: int
@@ -464,7 +464,7 @@ class Search:
                 if text is not None and len(found) < snippets:
                     found.extend(snippets_in(text, pno, context, snippets - len(found)))
             if meta.addressees and found:
-                found = self._addressed(meta, found)
+                found = _addressed(found, self._addressees(meta))
             hits.append(
                 StatementHit(
                     statement=meta,
@@ -476,14 +476,11 @@ class Search:
             )
         return hits
 
-    def _addressed(self, meta: StatementMeta, found: list[Snippet]) -> list[Snippet]:
-        """`found` with each snippet's passage addressee. Only round-ups (messages to
-        many addressees, one passage each) have them, so only their records are read."""
+    def _addressees(self, meta: StatementMeta) -> dict[int, str]:
+        """Each passage's addressee, by passage number. Only round-ups (messages to many
+        addressees, one passage each) have them, so only their records are read."""
         st = self.backend.statement(meta.id)
-        if st is None:
-            return found
-        to = {p.number: p.addressee for p in st.passages if p.addressee}
-        return [s._replace(addressee=to.get(s.passage)) for s in found]
+        return {} if st is None else {p.number: p.addressee for p in st.passages if p.addressee}
 
     def facets(self, ranked: _Ranked) -> dict[str, list[tuple[str, int]]]:
         """Matching statements counted by year, source, kind, language and speaker."""
@@ -526,6 +523,7 @@ class Search:
         snippets_in = snippet_maker(node)
         order = ranked.orders[sort]
         wanted: list[tuple[int, int]] = []
+        addressees: dict[int, dict[int, str]] = {}
         for n, i in enumerate(order):
             key = ranked.keys[i]
             rows = self._rows_of(ranked, i)
@@ -545,7 +543,9 @@ class Search:
                     continue
                 found = snippets_in(text, pno, context, limit - emitted)
                 if meta.addressees and found:
-                    found = self._addressed(meta, found)
+                    if key not in addressees:  # a round-up's record read once per export
+                        addressees[key] = self._addressees(meta)
+                    found = _addressed(found, addressees[key])
                 for snip in found:
                     yield meta, snip
                     emitted += 1
@@ -586,6 +586,11 @@ class Search:
             PeriodCount(p, stmts.get(p, 0), occ.get(p, 0), *corpus.get(p, none))
             for p in sorted(corpus.keys() | stmts.keys())
         ]
+
+
+def _addressed(found: list[Snippet], addressees: dict[int, str]) -> list[Snippet]:
+    """`found` with each snippet's passage addressee (None where it has none)."""
+    return [s._replace(addressee=addressees.get(s.passage)) for s in found]
 
 
 def _text_and_filters(node: Node) -> tuple[Node, Node] | None:
