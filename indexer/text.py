@@ -22,7 +22,6 @@ from indexer.model import Passage
 
 # Set difference (V1) keeps Han characters out of letter runs: each is a token alone.
 _TOKEN = regex.compile(r"\p{Han}|[[\p{L}\p{M}\p{Nd}]--\p{Han}]+", regex.V1)
-_CLUSTER = regex.compile(r"\P{M}\p{M}*|\p{M}+")
 _BLANK_LINE = re.compile("\n[ \t\r\f\v\u00a0\u3000]*\n")
 # A hard-wrapped line ends a paragraph only after sentence-final punctuation, possibly
 # followed by a closing quote or bracket.
@@ -100,8 +99,9 @@ class _OneForOne(dict[int, str]):
 _CHAR_FOLDS = _CharFolds()
 _ONE_FOR_ONE = _OneForOne()
 _MARK = regex.compile(r"\p{M}")
-# What `_CLUSTER` splits text into, with the one-character clusters (a character that is
-# not a mark and has none after it) taken a run at a time: group 1 is such a run.
+# Text in clusters (a base and its marks, or marks at the start), with the one-character
+# clusters (a character that is not a mark and has none after it) taken a run at a time:
+# group 1 is such a run.
 _RUN_OR_CLUSTER = regex.compile(r"((?:\P{M}(?!\p{M}))+)|\P{M}\p{M}+|\p{M}+")
 
 

@@ -871,13 +871,13 @@ class EmbeddedBackend:
             items.append((p.number, uid, p.text, tokens, lemmas, addressee))
         filters = [(name, value) for name, value in shared.filters.items() if value]
         args = (st.id, shared.key, filters, shared.date, shared.published)
-        added, n_tokens, off_path = writer.add_passages(*args, items)
-        if not added:
+        made, n_tokens, off_path = writer.add_passages(*args, items)
+        if not made:
             for i in off_path:
                 number, uid, text, _, _, addressee = items[i]
                 items[i] = (number, uid, text, joined_terms(text)[0], None, addressee)
-            added, n_tokens, off_path = writer.add_passages(*args, items)
-            if not added:
+            made, n_tokens, off_path = writer.add_passages(*args, items)
+            if not made:
                 raise EngineFailure(f"statement {st.id!r}: passages {off_path} lack tokens")
         meta = statement_meta(st, dataclasses.replace(shared, n_tokens=n_tokens))
         writer.add_statement(

@@ -235,7 +235,8 @@ class NativeWriter:
         published: int,
         passages: list[PassageIn],
     ) -> tuple[bool, int, list[int]]:
-        """(added, total tokens, passages the caller must tokenise: then nothing was added)."""
+        """(made, total tokens, passages the caller must tokenise: then nothing was made).
+        The passages are indexed with the statement's own document by `add_statement`."""
         return self._call(self._writer.add_passages, sid, key, filters, date, published, passages)
 
     def add_statement(self, sid: str, key: int, hash: str, meta: bytes, record: bytes) -> None:
