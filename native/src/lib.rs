@@ -36,7 +36,32 @@ pub(crate) fn engine_error(err: impl std::fmt::Display) -> PyErr {
 /// One matching passage: (statement key, passage number, occurrences).
 type Row = (i64, u32, u32);
 
-/// `rows` sorted by (key, passage number).
+/// The matching passages of one segment, column by column, in document order.
+///
+/// Columns, not rows: for "of the" on ten million passages (6.4M rows) every copy of the
+/// rows was 100 MB of fresh memory, and faulting those pages in cost more than matching
+/// (half the query, in the kernel). Rows are never built: the columns are copied once,
+/// run by run, into the arrays handed to Python.
+#[derive(Default)]
+struct Part {
+    keys: Vec<i64>,
+    pnos: Vec<u32>,
+    counts: Vec<u32>,
+}
+
+/// A stretch of the output: rows `start..end` of part `part` in order, or (`part` is
+/// `SORTED`) rows `start..end` of the re-sorted rows.
+#[derive(Clone, Copy)]
+struct Piece {
+    part: usize,
+    start: usize,
+    end: usize,
+}
+
+const SORTED: usize = usize::MAX;
+
+/// The order in which to copy out the rows of `parts` so that they come sorted by
+/// (key, passage number), and the rows that had to be sorted one by one.
 ///
 /// Rows arrive segment by segment in document order, and a statement's passages are
 /// added in order, so they come as runs: consecutive rows of one key with rising passage
@@ -45,54 +70,170 @@ type Row = (i64, u32, u32);
 /// sorting had been a quarter of the match). Runs of one key that interleave (the
 /// index writer's threads can share a statement's passages between segments) are
 /// sorted row by row, among themselves only.
-fn sorted(rows: Vec<Row>) -> Vec<Row> {
-    let mut runs: Vec<(i64, u32, u32, u32)> = Vec::new(); // (key, first pno, start, end)
-    let mut start = 0usize;
-    for i in 1..=rows.len() {
-        if i == rows.len() || rows[i].0 != rows[i - 1].0 || rows[i].1 <= rows[i - 1].1 {
-            runs.push((rows[start].0, rows[start].1, start as u32, i as u32));
-            start = i;
+fn order(parts: &[Part]) -> (Vec<Piece>, Vec<Row>) {
+    let mut runs: Vec<(i64, u32, usize, usize, usize)> = Vec::new(); // (key, first pno, part, start, end)
+    for (p, part) in parts.iter().enumerate() {
+        let (keys, pnos) = (&part.keys, &part.pnos);
+        let mut start = 0usize;
+        for i in 1..=keys.len() {
+            if i == keys.len() || keys[i] != keys[i - 1] || pnos[i] <= pnos[i - 1] {
+                runs.push((keys[start], pnos[start], p, start, i));
+                start = i;
+            }
         }
     }
-    if runs.len() <= 1 {
-        return rows;
+    if !runs.is_sorted_by_key(|r| (r.0, r.1)) {
+        runs.sort_unstable_by_key(|r| (r.0, r.1));
     }
-    runs.sort_unstable();
-    let mut out: Vec<Row> = Vec::with_capacity(rows.len());
+    let mut pieces: Vec<Piece> = Vec::new();
+    let mut resorted: Vec<Row> = Vec::new();
     let mut g = 0;
     while g < runs.len() {
         // The runs of one key: copied in order unless they overlap.
         let mut h = g + 1;
         let mut overlap = false;
         while h < runs.len() && runs[h].0 == runs[g].0 {
-            let last_before = rows[runs[h - 1].3 as usize - 1].1;
-            overlap |= last_before >= runs[h].1;
+            let (_, _, part, _, end) = runs[h - 1];
+            overlap |= parts[part].pnos[end - 1] >= runs[h].1;
             h += 1;
         }
-        let from = out.len();
-        for run in &runs[g..h] {
-            out.extend_from_slice(&rows[run.2 as usize..run.3 as usize]);
-        }
         if overlap {
-            out[from..].sort_unstable();
+            let from = resorted.len();
+            for &(_, _, part, start, end) in &runs[g..h] {
+                let part = &parts[part];
+                resorted.extend((start..end).map(|i| (part.keys[i], part.pnos[i], part.counts[i])));
+            }
+            resorted[from..].sort_unstable();
+            pieces.push(Piece {
+                part: SORTED,
+                start: from,
+                end: resorted.len(),
+            });
+        } else {
+            for &(_, _, part, start, end) in &runs[g..h] {
+                match pieces.last_mut() {
+                    // Adjacent runs of one part (statements in key order) copy as one.
+                    Some(last) if last.part == part && last.end == start => last.end = end,
+                    _ => pieces.push(Piece { part, start, end }),
+                }
+            }
         }
         g = h;
     }
-    out
+    (pieces, resorted)
 }
 
-/// One value of each row, little-endian, as a Python bytes object written in place.
-fn packed<'py, const W: usize>(
-    py: Python<'py>,
-    rows: &[Row],
-    value: impl Fn(&Row) -> [u8; W],
-) -> PyResult<Bound<'py, PyBytes>> {
-    PyBytes::new_with(py, rows.len() * W, |buf| {
-        for (chunk, row) in buf.chunks_exact_mut(W).zip(rows) {
-            chunk.copy_from_slice(&value(row));
+/// Values that are written to Python as their little-endian bytes.
+trait Le: Copy {
+    const W: usize;
+    fn put(self, out: &mut [u8]);
+}
+
+impl Le for i64 {
+    const W: usize = 8;
+    fn put(self, out: &mut [u8]) {
+        out.copy_from_slice(&self.to_le_bytes());
+    }
+}
+
+impl Le for u32 {
+    const W: usize = 4;
+    fn put(self, out: &mut [u8]) {
+        out.copy_from_slice(&self.to_le_bytes()); // read back as i32: same bytes
+    }
+}
+
+/// `values` as little-endian bytes into `out` (exactly as long): one copy of memory on a
+/// little-endian machine, value by value elsewhere.
+fn put_all<T: Le>(values: &[T], out: &mut [u8]) {
+    #[cfg(target_endian = "little")]
+    {
+        // SAFETY: i64 and u32 have no padding and every bit pattern is a valid byte;
+        // the slice covers exactly the values' memory.
+        let bytes = unsafe {
+            std::slice::from_raw_parts(values.as_ptr().cast::<u8>(), std::mem::size_of_val(values))
+        };
+        out.copy_from_slice(bytes);
+    }
+    #[cfg(not(target_endian = "little"))]
+    for (&v, chunk) in values.iter().zip(out.chunks_exact_mut(T::W)) {
+        v.put(chunk);
+    }
+}
+
+/// One column of the ordered rows, little-endian, written into `buf`.
+fn write_column<T: Le>(
+    buf: &mut [u8],
+    pieces: &[Piece],
+    parts: &[Part],
+    resorted: &[Row],
+    column: impl Fn(&Part) -> &[T],
+    of_row: impl Fn(&Row) -> T,
+) {
+    let mut at = 0;
+    for piece in pieces {
+        let n = (piece.end - piece.start) * T::W;
+        let out = &mut buf[at..at + n];
+        if piece.part == SORTED {
+            for (row, chunk) in resorted[piece.start..piece.end]
+                .iter()
+                .zip(out.chunks_exact_mut(T::W))
+            {
+                of_row(row).put(chunk);
+            }
+        } else {
+            put_all(&column(&parts[piece.part])[piece.start..piece.end], out);
         }
+        at += n;
+    }
+}
+
+/// The ordered rows as three Python bytes objects (keys i64, passage numbers i32,
+/// occurrences i32), each written in place.
+fn packed<'py>(
+    py: Python<'py>,
+    parts: &[Part],
+) -> PyResult<(
+    Bound<'py, PyBytes>,
+    Bound<'py, PyBytes>,
+    Bound<'py, PyBytes>,
+)> {
+    let (pieces, resorted) = order(parts);
+    let n: usize = parts.iter().map(|p| p.keys.len()).sum();
+    let keys = PyBytes::new_with(py, n * 8, |buf| {
+        write_column(buf, &pieces, parts, &resorted, |p| &p.keys, |r| r.0);
         Ok(())
-    })
+    })?;
+    let pnos = PyBytes::new_with(py, n * 4, |buf| {
+        write_column(buf, &pieces, parts, &resorted, |p| &p.pnos, |r| r.1);
+        Ok(())
+    })?;
+    let counts = PyBytes::new_with(py, n * 4, |buf| {
+        write_column(buf, &pieces, parts, &resorted, |p| &p.counts, |r| r.2);
+        Ok(())
+    })?;
+    Ok((keys, pnos, counts))
+}
+
+/// `rows` in the order `packed` writes them.
+fn sorted(rows: Vec<Row>) -> Vec<Row> {
+    let part = Part {
+        keys: rows.iter().map(|r| r.0).collect(),
+        pnos: rows.iter().map(|r| r.1).collect(),
+        counts: rows.iter().map(|r| r.2).collect(),
+    };
+    let parts = [part];
+    let (pieces, resorted) = order(&parts);
+    let mut out = Vec::with_capacity(rows.len());
+    for piece in pieces {
+        if piece.part == SORTED {
+            out.extend_from_slice(&resorted[piece.start..piece.end]);
+        } else {
+            let p = &parts[piece.part];
+            out.extend((piece.start..piece.end).map(|i| (p.keys[i], p.pnos[i], p.counts[i])));
+        }
+    }
+    out
 }
 
 #[pyclass(frozen, module = "tifa_native")]
@@ -288,7 +429,7 @@ impl PhraseIndex {
             exclude: exclude.as_ref(),
             skip: skip.as_ref(),
         };
-        let rows = py.allow_threads(|| -> tantivy::Result<Vec<Row>> {
+        let parts = py.allow_threads(|| -> tantivy::Result<Vec<Part>> {
             let searcher = self.reader.searcher();
             // A phrase whose rarest word is in few passages is matched in well under a
             // millisecond: starting a thread for it (about 0.1 ms here) would cost more
@@ -303,33 +444,27 @@ impl PhraseIndex {
                 self.threads
             };
             let groups = segment_groups(searcher.segment_readers(), threads);
-            let rows = std::thread::scope(|scope| -> tantivy::Result<Vec<Row>> {
+            std::thread::scope(|scope| -> tantivy::Result<Vec<Part>> {
                 let tokens = &tokens;
-                let run = move |group: Vec<&SegmentReader>| -> tantivy::Result<Vec<Row>> {
-                    let mut rows = Vec::new();
-                    for segment in group {
-                        match_segment(segment, field, tokens, only, &mut rows)?;
-                    }
-                    Ok(rows)
+                let run = move |group: Vec<&SegmentReader>| -> tantivy::Result<Vec<Part>> {
+                    group
+                        .into_iter()
+                        .map(|segment| match_segment(segment, field, tokens, only))
+                        .collect()
                 };
                 let mut groups = groups.into_iter();
                 let mine = groups.next().unwrap_or_default();
                 let others: Vec<_> = groups.map(|g| scope.spawn(move || run(g))).collect();
-                let mut rows = run(mine)?;
+                let mut parts = run(mine)?;
                 for other in others {
-                    rows.extend(other.join().expect("a matching thread panicked")?);
+                    parts.extend(other.join().expect("a matching thread panicked")?);
                 }
-                Ok(rows)
-            })?;
-            // Rows come segment group by segment group: still runs, which the sort merges.
-            Ok(sorted(rows))
+                Ok(parts)
+            })
         });
-        let rows = rows.map_err(engine_error)?;
-        Ok((
-            packed(py, &rows, |r| r.0.to_le_bytes())?,
-            packed(py, &rows, |r| (r.1 as i32).to_le_bytes())?,
-            packed(py, &rows, |r| (r.2 as i32).to_le_bytes())?,
-        ))
+        let parts = parts.map_err(engine_error)?;
+        // Segments in any order: their runs are merged by `order`.
+        packed(py, &parts)
     }
 }
 
@@ -372,8 +507,7 @@ fn match_segment(
     field: Field,
     tokens: &[String],
     only: Filter<'_>,
-    rows: &mut Vec<Row>,
-) -> tantivy::Result<()> {
+) -> tantivy::Result<Part> {
     let exclude = only.exclude;
     let inverted = segment.inverted_index(field)?;
     // Each distinct word once; `slot[i]` is the word at phrase offset i.
@@ -401,7 +535,7 @@ fn match_segment(
         let term = Term::from_field_text(field, word);
         match inverted.read_postings(&term, record)? {
             Some(p) => postings.push(p),
-            None => return Ok(()), // a word absent from the segment: no passage here
+            None => return Ok(Part::default()), // a word absent from the segment: no passage here
         }
     }
     let mut excluded = match exclude {
@@ -484,34 +618,48 @@ fn match_segment(
         }
         doc = postings[lead].advance();
     }
-    // Fast fields read in one batch per column.
+    // Fast fields read in one batch per column; the document ids become the passage
+    // numbers in place, a chunk at a time (no second array as long as the matches).
     let keys = column_values(&key_column, &docs);
-    let pnts = column_values(&pnt_column, &docs);
-    rows.reserve(docs.len());
-    rows.extend(
-        keys.iter()
-            .zip(&pnts)
-            .zip(&counts)
-            .map(|((&k, &p), &n)| (k, (p >> 32) as u32, n)),
-    );
-    Ok(())
+    let mut pnos = docs;
+    let mut pnts: Vec<u64> = vec![0; pnos.len().min(4_096)];
+    for chunk in pnos.chunks_mut(4_096) {
+        let pnts = &mut pnts[..chunk.len()];
+        fill_values(&pnt_column, chunk, pnts);
+        for (pno, pnt) in chunk.iter_mut().zip(pnts.iter()) {
+            *pno = (pnt >> 32) as u32;
+        }
+    }
+    Ok(Part { keys, pnos, counts })
 }
 
 /// The value of `column` for each of `docs` (the type's default where a document has
-/// none). Every document has a key and a `pnt`, so tantivy stores both columns whole:
-/// read straight, without an `Option` per value (twice the memory to fill and free).
+/// none).
 fn column_values<T>(column: &Column<T>, docs: &[DocId]) -> Vec<T>
 where
     T: PartialOrd + Copy + Default + std::fmt::Debug + Send + Sync + 'static,
 {
+    let mut out = vec![T::default(); docs.len()];
+    fill_values(column, docs, &mut out);
+    out
+}
+
+/// `column_values` into `out`. Every document has a key and a `pnt`, so tantivy stores
+/// both columns whole: read straight, without an `Option` per value (twice the memory to
+/// fill and free).
+fn fill_values<T>(column: &Column<T>, docs: &[DocId], out: &mut [T])
+where
+    T: PartialOrd + Copy + Default + std::fmt::Debug + Send + Sync + 'static,
+{
     if matches!(column.index, ColumnIndex::Full) {
-        let mut out = vec![T::default(); docs.len()];
-        column.values.get_vals(docs, &mut out);
-        return out;
+        column.values.get_vals(docs, out);
+        return;
     }
     let mut found: Vec<Option<T>> = vec![None; docs.len()];
     column.first_vals(docs, &mut found);
-    found.into_iter().map(Option::unwrap_or_default).collect()
+    for (o, f) in out.iter_mut().zip(found) {
+        *o = f.unwrap_or_default();
+    }
 }
 
 /// Start positions at which the word of every phrase offset i sits at start + i.
@@ -580,7 +728,7 @@ fn ascii_terms(text: &str) -> Option<(String, u32)> {
     writer::ascii_tokens(text)
 }
 
-/// `rows` in the order the matcher returns them (what `sorted` does), exposed so that
+/// `rows` in the order the matcher returns them (what `order` does), exposed so that
 /// tests can hold it to a plain sort on inputs the index rarely produces.
 #[pyfunction]
 fn sort_rows(rows: Vec<Row>) -> Vec<Row> {
