@@ -245,7 +245,9 @@ class Search:
         computed = 0
         catalog = self.catalog()
         for node in nodes:
-            if self.store is not None and self.store.load(catalog.fingerprint, node):
+            # `is not None`: stored matches that are empty (a formula absent from this
+            # corpus) are stored all the same, and an empty Matches is falsy.
+            if self.store is not None and self.store.load(catalog.fingerprint, node) is not None:
                 continue
             self.ranked(node)
             computed += 1

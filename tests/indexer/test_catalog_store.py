@@ -139,10 +139,13 @@ def test_stored_lexicon_matches_equal_live_ones_and_never_go_stale(tmp_path: Pat
         [make_statement(f"s{i}", t, date=f"20{10 + i}-01-01") for i, t in enumerate(_texts(3))]
     )
     node = Phrase(("new", "era"))
+    absent = Phrase(("no", "such", "formula"))
     store = MatchStore(tmp_path / "derived")
     first = Search(backend, store=store)
-    assert first.warm([node]) == 1
-    assert Search(backend, store=store).warm([node]) == 0  # read from the store
+    assert first.warm([node, absent]) == 2
+    # Both read from the store, the one that matches nothing too (a fresh store object:
+    # nothing held in memory).
+    assert Search(backend, store=MatchStore(tmp_path / "derived")).warm([node, absent]) == 0
     stored = Search(backend, store=MatchStore(tmp_path / "derived"))
     stored.persist([node])
     live = Search(backend)
