@@ -144,7 +144,8 @@ impl Le for u32 {
 }
 
 /// `values` as little-endian bytes into `out` (exactly as long): one copy of memory on a
-/// little-endian machine, value by value elsewhere.
+/// little-endian machine, value by value elsewhere. (Value by value everywhere made the
+/// 10M "of the" and "in the" matches about 10% slower.)
 fn put_all<T: Le>(values: &[T], out: &mut [u8]) {
     #[cfg(target_endian = "little")]
     {
