@@ -114,6 +114,11 @@ def test_slow_read_gets_504_and_leaves_the_service_whole(make_client: AppFactory
         return {"ok": "late"}
 
     client.app.add_api_route("/api/v1/_slow", slow)  # type: ignore[attr-defined]
+    # The searches below check that the service still answers, not how fast a first
+    # search is: that one is run here, outside the 0.3 s deadline (on a busy CI machine a
+    # cold first search took longer than that; see test_queueing).
+    search = client.app.state.search  # type: ignore[attr-defined]
+    search.search(search.query("peace"))
     started = time.monotonic()
     body = _problem(client.get("/api/v1/_slow"), 504)
     assert time.monotonic() - started < 0.9
