@@ -134,14 +134,18 @@ class EmbeddedBackend:
         writer_threads: int = 0,
         native: bool | None = None,
         match_threads: int | None = None,
+        most_merged: int | None = None,
     ) -> None:
         """`native`: match plain phrases with the native extension (None: when it is
         installed; True: fail without it; False: never); `match_threads`: how many
-        threads it matches one query's segments with (None: one per core, at most 4)."""
+        threads it matches one query's segments with (None: one per core, at most 4);
+        `most_merged`: no merge by the native writer makes a segment of more than this
+        many documents (None: 400,000; see `native/src/writer.rs`)."""
         self.path = Path(path)
         self._meta_file = str(self.path / "meta.json")
         self._heap = writer_heap_mb * 1_000_000
         self._threads = writer_threads
+        self._most_merged = most_merged
         self._lock = threading.RLock()
         self._writer: NativeWriter | _PackageWriter | None = None
         self._records: dict[tuple[int, int], dict[str, Any] | None] = {}
@@ -816,7 +820,9 @@ class EmbeddedBackend:
         documents, built in Rust), else the tantivy package's."""
         if self._writer is None:
             if self._native is not None:
-                self._writer = NativeWriter(self.path, self._heap, self._threads, COMMON, JOINER)
+                self._writer = NativeWriter(
+                    self.path, self._heap, self._threads, COMMON, JOINER, self._most_merged
+                )
                 return self._writer
             try:
                 inner = self.index.writer(heap_size=self._heap, num_threads=self._threads)

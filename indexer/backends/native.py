@@ -94,7 +94,13 @@ class _Module(Protocol):
     def ascii_terms(self, text: str) -> tuple[str, int] | None: ...
 
     def DocWriter(  # noqa: N802 - the class
-        self, path: str, heap_bytes: int, threads: int, words: list[str], joiner: str
+        self,
+        path: str,
+        heap_bytes: int,
+        threads: int,
+        words: list[str],
+        joiner: str,
+        most_merged: int | None = None,
     ) -> _DocWriter: ...
 
 
@@ -209,13 +215,23 @@ class NativeWriter:
     another writer, or cannot be opened) and EngineFailure (a write failed)."""
 
     def __init__(
-        self, path: Path, heap_bytes: int, threads: int, words: Collection[str], joiner: str
+        self,
+        path: Path,
+        heap_bytes: int,
+        threads: int,
+        words: Collection[str],
+        joiner: str,
+        most_merged: int | None = None,
     ) -> None:
+        """`most_merged`: no merge makes a segment of more than this many documents (None:
+        the extension's default, 400,000)."""
         module = _module()
         if module is None:
             raise EngineUnavailable("the native writer (tifa_native) is not installed")
         try:
-            self._writer = module.DocWriter(str(path), heap_bytes, threads, sorted(words), joiner)
+            self._writer = module.DocWriter(
+                str(path), heap_bytes, threads, sorted(words), joiner, most_merged
+            )
         except ValueError as exc:
             raise EngineUnavailable(
                 f"another process is writing to the index at {path} ({exc}); one writer at a time"

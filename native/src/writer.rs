@@ -15,7 +15,10 @@ use std::sync::Mutex;
 
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
-use tantivy::indexer::UserOperation;
+use tantivy::index::SegmentMeta;
+use tantivy::indexer::{
+    IndexWriterOptions, LogMergePolicy, MergeCandidate, MergePolicy, UserOperation,
+};
 use tantivy::schema::{Field, Schema};
 use tantivy::{Index, IndexWriter, TantivyDocument, Term};
 
@@ -81,6 +84,69 @@ pub(crate) fn pair_terms(words: &HashSet<String>, joiner: &str, tokens: &str) ->
         previous = common.then_some(token);
     }
     out
+}
+
+/// tantivy's least memory budget for one indexing thread (not exported by tantivy).
+const THREAD_BUDGET_MIN: usize = 15_000_000;
+
+/// No merge makes a segment of more than this many documents.
+///
+/// tantivy's default policy merges on until one segment holds nearly everything: the 10M
+/// passage index ended as one segment of 10.2M documents. That last merge mapped about
+/// 10 GB of segments into the writer's memory (its peak RSS is the pages it has read), and
+/// a query then matched that one segment on one core. Capped, a merge reads at most about
+/// this many documents' worth of files (about 400 MB at the corpora's 1 KB a passage),
+/// and a large index keeps segments enough to match on every core. Smaller corpora never
+/// reach the cap (the UN corpus's largest segment holds 182k documents).
+const MOST_MERGED_DOCS: u64 = 400_000;
+
+/// tantivy's log-structured merging (segments of about one size merged eight at a time),
+/// with no merge larger than `most` documents: a level is merged in groups of at most
+/// `most`, and segments of more than half of it are final.
+#[derive(Debug)]
+struct CappedMerges {
+    levels: LogMergePolicy,
+    most: u64,
+}
+
+impl CappedMerges {
+    fn new(most: u64) -> Self {
+        let mut levels = LogMergePolicy::default();
+        levels.set_max_docs_before_merge(usize::try_from(most / 2).unwrap_or(usize::MAX));
+        CappedMerges { levels, most }
+    }
+}
+
+impl MergePolicy for CappedMerges {
+    fn compute_merge_candidates(&self, segments: &[SegmentMeta]) -> Vec<MergeCandidate> {
+        let docs = |id| {
+            segments
+                .iter()
+                .find(|s| s.id() == id)
+                .map_or(0, |s| u64::from(s.num_docs()))
+        };
+        let mut out = Vec::new();
+        for level in self.levels.compute_merge_candidates(segments) {
+            let mut group = Vec::new();
+            let mut size = 0u64;
+            for id in level.0 {
+                let n = docs(id);
+                if !group.is_empty() && size + n > self.most {
+                    if group.len() > 1 {
+                        out.push(MergeCandidate(std::mem::take(&mut group)));
+                    }
+                    group.clear();
+                    size = 0;
+                }
+                group.push(id);
+                size += n;
+            }
+            if group.len() > 1 {
+                out.push(MergeCandidate(group));
+            }
+        }
+        out
+    }
 }
 
 struct Fields {
@@ -167,23 +233,38 @@ impl DocWriter {
 #[pymethods]
 impl DocWriter {
     /// Open the writer of the index at `path` (`threads` 0: tantivy chooses), making
-    /// pair terms of the common `words` joined by `joiner`.
+    /// pair terms of the common `words` joined by `joiner`; no merge makes a segment of
+    /// more than `most_merged` documents (None: `MOST_MERGED_DOCS`).
     #[new]
+    #[pyo3(signature = (path, heap_bytes, threads, words, joiner, most_merged=None))]
     fn new(
         path: PathBuf,
         heap_bytes: usize,
         threads: usize,
         words: Vec<String>,
         joiner: String,
+        most_merged: Option<u64>,
     ) -> PyResult<Self> {
         let index = Index::open_in_dir(&path)
             .map_err(|e| PyOSError::new_err(format!("cannot open {}: {e}", path.display())))?;
-        let writer = if threads == 0 {
-            index.writer(heap_bytes)
+        // As `Index::writer` chooses when `threads` is 0: one per core, at most 8, and
+        // fewer when a share of the memory budget would be under tantivy's minimum.
+        let threads = if threads == 0 {
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+            cores.min((heap_bytes / THREAD_BUDGET_MIN).max(1))
         } else {
-            index.writer_with_num_threads(threads, heap_bytes)
-        }
-        .map_err(engine_error)?;
+            threads
+        };
+        let options = IndexWriterOptions::builder()
+            .num_worker_threads(threads)
+            .memory_budget_per_thread(heap_bytes / threads)
+            // One merge at a time: each maps its segments into this process's memory.
+            .num_merge_threads(1)
+            .build();
+        let writer = index.writer_with_options(options).map_err(engine_error)?;
+        writer.set_merge_policy(Box::new(CappedMerges::new(
+            most_merged.unwrap_or(MOST_MERGED_DOCS),
+        )));
         let schema = index.schema();
         Ok(DocWriter {
             writer: Mutex::new(Some(writer)),

@@ -224,3 +224,53 @@ def test_native_writer_keeps_a_statements_documents_together(tmp_path: Path) -> 
         assert len(segments) == 1, sid
         assert doc_ids == list(range(doc_ids[0], doc_ids[0] + len(docs))), sid
         assert numbers == [*range(len(docs) - 1), -1], sid
+
+
+def test_native_writer_caps_the_size_of_merged_segments(tmp_path: Path) -> None:
+    """No merge makes a segment of more documents than the cap (tantivy's own policy
+    merges eight segments into one of any size: the 10M-passage index ended as one
+    segment, read on one core), merges still happen, and counts stay exact."""
+    require_native()
+    from indexer.query import Phrase
+    from indexer.search import Search
+    from tests import bruteforce
+
+    backend = EmbeddedBackend(tmp_path / "ix", native=True, writer_threads=1, most_merged=200)
+    statements = []
+    for batch in range(24):  # one commit, so one segment of 8 x 6 = 48 documents, each
+        chunk = [
+            statement_from_record(
+                {
+                    "id": f"m{batch}-{i}",
+                    "date": f"{2000 + i}-05-0{1 + batch % 9}",
+                    "text": "\n\n".join(
+                        f"Of the people {batch} and {n}, the new era of the people." * (1 + n % 2)
+                        for n in range(5)
+                    ),
+                    "language": "en",
+                    "source": "kremlin",
+                    "license": "CC BY 4.0",
+                }
+            )
+            for i in range(8)
+        ]
+        statements += chunk
+        assert ingest(backend, iter(chunk)).ok
+    backend.close()  # waits for the merges
+
+    meta = json.loads((tmp_path / "ix" / "meta.json").read_text())
+    sizes = sorted((s["max_doc"] for s in meta["segments"]), reverse=True)
+    assert sum(sizes) == 24 * 48
+    assert len(sizes) < 24, "nothing was merged"
+    assert sizes[0] <= 200, sizes
+
+    search = Search(EmbeddedBackend(tmp_path / "ix", native=True))
+    rows = [(s.id, s.date.year, p.text) for s in statements for p in s.passages]
+    for phrase in ("of the people", "new era", "the"):
+        expected = bruteforce.count(rows, phrase)
+        totals = search.totals(search.ranked(Phrase(tuple(terms(phrase)))))
+        assert (totals.statements, totals.passages, totals.occurrences) == (
+            expected["statements"],
+            expected["passages"],
+            expected["occurrences"],
+        ), phrase
