@@ -319,7 +319,15 @@ def workloads(
                 ds.rss_cell(st),
                 f"{st.index_mb:,.0f} MB",
                 f"built {st.measured}; {st.note}"
-                + f"; then {st.lexicon_seconds:.1f} s to store the formula lexicon's matches",
+                + f"; then {st.merge_seconds:.1f} s for the merges still running (in the peak"
+                + f" RSS) and {st.lexicon_seconds:.1f} s to store the formula lexicon's matches"
+                + (
+                    f" (peak RSS with that step: {st.peak_rss_lexicon_mb:,.0f} MB, of which"
+                    f" at most {st.peak_anon_lexicon_mb:,.0f} MB anonymous; the rest is index"
+                    " pages read through mmap)"
+                    if st.peak_rss_lexicon_mb
+                    else ""
+                ),
             ]
         )
     for name, b in (("ungdc_en", fts_build), ("Kremlin + govzh", kfts_build)):
@@ -340,13 +348,14 @@ def workloads(
         run.numbers["ingest_big"] = ds.ingest_stats(store, big)
     ingest_table = rp.Table(
         "Ingest",
-        "Peak RSS is the child process's own (VmHWM, read in the child); in brackets the "
+        "Peak RSS is the child process's own (VmHWM, read in the child once the writer's "
+        "last merges are done); in brackets the "
         "highest anonymous memory sampled (RssAnon: RSS less the mapped index files tantivy "
         "reads while merging segments, pages the kernel can drop). "
         "Tifa's time runs from the reader's first "
         "record to the last commit; FTS5 gets the tokens ready-made. A cached index keeps "
         "the figures of the build that made it (its time is in the note): the cache is "
-        "reused only while `indexer/` and the corpus are unchanged.",
+        "reused only while the code that writes it and the corpus are unchanged.",
         ["system: dataset", "passages", "time", "passages/s", "peak RSS", "index size", "note"],
         rows,
     )

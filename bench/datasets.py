@@ -296,6 +296,9 @@ class IngestStats:
     index_mb: float
     note: str = ""
     lexicon_seconds: float = 0.0  # precomputing the formula lexicon's matches after ingest
+    merge_seconds: float = 0.0  # the writer's merges still running after the last commit
+    peak_rss_lexicon_mb: float = 0.0  # VmHWM once the lexicon's matches are stored too
+    peak_anon_lexicon_mb: float = 0.0  # the highest RssAnon sampled while storing them
     # The highest anonymous memory seen (RssAnon, sampled): the peak RSS less the pages of
     # mapped files, i.e. the index segments tantivy reads through mmap while merging,
     # which the kernel can drop and read again.
@@ -406,6 +409,9 @@ def embedded_index(store: Store, spec: DatasetSpec, base: DatasetSpec | None = N
         index_mb=dir_mb(data / "index"),
         note=f"child wall {wall:.1f} s incl. start-up; {child['note']}",
         lexicon_seconds=child.get("lexicon_seconds", 0.0),
+        merge_seconds=child.get("merge_seconds", 0.0),
+        peak_rss_lexicon_mb=child.get("peak_rss_lexicon_mb", 0.0),
+        peak_anon_lexicon_mb=child.get("peak_anon_lexicon_mb", 0.0),
         peak_anon_mb=child.get("peak_anon_mb", 0.0),
         measured=_utc_minute(time.time()),
     )
@@ -472,7 +478,13 @@ def _ingest_main(argv: Sequence[str]) -> int:
     t0 = time.perf_counter()
     with AnonPeak() as anon:
         report = ingest(backend, source)
-    seconds = time.perf_counter() - t0
+        seconds = time.perf_counter() - t0
+        # The merges the last commits started run on in the background; the peak RSS is
+        # read once they are done (their time is reported apart: the index is whole and
+        # searchable from the last commit).
+        t1 = time.perf_counter()
+        backend.close()
+        merge_seconds = time.perf_counter() - t1
     rss = peak_rss_mb()
     # As `tifa ingest` does next: the lexicon's matches, stored for formula timelines.
     from app.services.formulas import lexicon_nodes, load_lexicon
@@ -480,10 +492,14 @@ def _ingest_main(argv: Sequence[str]) -> int:
     from indexer.search import Search
 
     t0 = time.perf_counter()
-    Search(backend, store=MatchStore(a.out / "derived")).warm(
-        lexicon_nodes(load_lexicon(REPO / "corpus"))
-    )
+    with AnonPeak() as anon_lexicon:
+        Search(backend, store=MatchStore(a.out / "derived")).warm(
+            lexicon_nodes(load_lexicon(REPO / "corpus"))
+        )
     lexicon_seconds = time.perf_counter() - t0
+    # Storing the lexicon's matches reads postings all over the index through mmap: those
+    # pages count in the RSS (as a server's do), so this step is reported apart.
+    rss_lexicon = peak_rss_mb()
     backend.close()
     out = {
         "statements": report.accepted + report.updated,
@@ -493,6 +509,9 @@ def _ingest_main(argv: Sequence[str]) -> int:
         "peak_rss_mb": rss,
         "peak_anon_mb": anon.peak_mb,
         "lexicon_seconds": lexicon_seconds,
+        "merge_seconds": merge_seconds,
+        "peak_rss_lexicon_mb": rss_lexicon,
+        "peak_anon_lexicon_mb": anon_lexicon.peak_mb,
     }
     (a.out.parent / "ingest-child.json").write_text(json.dumps(out))
     return 0
