@@ -12,13 +12,15 @@ import datetime as dt
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
 from indexer.model import Statement
 from indexer.query import Node
+
+_T = TypeVar("_T")
 
 
 def statement_key(statement_id: str) -> int:
@@ -137,21 +139,31 @@ class Backend(Protocol):
     def close(self) -> None: ...
 
 
-def meta_from_json(m: dict[str, Any]) -> StatementMeta:
+def meta_from_json(m: dict[str, Any], shared: dict[Any, Any] | None = None) -> StatementMeta:
+    """A statement's metadata from its stored JSON. With `shared` (one dict for a whole
+    corpus), equal values that statements repeat (source, licence, language, kind,
+    dates, speakers, series) are one object: at 10M passages (259k statements) the
+    catalog's metadata took about 480 MB of memory without it."""
+    pool: dict[Any, Any] = {} if shared is None else shared
+
+    def one(value: _T) -> _T:
+        found: _T = pool.setdefault(value, value)
+        return found
+
     return StatementMeta(
         key=int(m["key"]),
         id=m["id"],
         title=m.get("title", ""),
-        date=dt.date.fromisoformat(m["date"]),
-        published=dt.date.fromisoformat(m["published"]),
-        source=m.get("source", ""),
+        date=one(dt.date.fromisoformat(m["date"])),
+        published=one(dt.date.fromisoformat(m["published"])),
+        source=one(m.get("source", "")),
         url=m.get("url"),
-        license=m.get("license", ""),
-        language=m.get("language", ""),
-        kind=m.get("kind", "other"),
-        speakers=tuple(m.get("speakers", ())),
-        series=tuple(m.get("series", ())),
-        addressees=tuple(m.get("addressees", ())),
+        license=one(m.get("license", "")),
+        language=one(m.get("language", "")),
+        kind=one(m.get("kind", "other")),
+        speakers=one(tuple(m.get("speakers", ()))),
+        series=one(tuple(m.get("series", ()))),
+        addressees=one(tuple(m.get("addressees", ()))),
         passages=int(m["n_passages"]),
         tokens=int(m["n_tokens"]),
         hash=m["hash"],

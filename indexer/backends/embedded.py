@@ -398,15 +398,25 @@ class EmbeddedBackend:
         cache = self._meta_cache
         if cache is not None and cache[0] == gen:
             return cache[1], cache[2]
-        raw = self._read_meta_sidecar(gen)
-        if raw is None:
+        # One statement at a time, its repeated values shared: holding every statement's
+        # parsed JSON at once cost more memory than the metadata itself (at 10M passages,
+        # 420 MB of dicts for 259k statements, and the process kept it).
+        shared: dict[Any, Any] = {}
+        metas = self._read_meta_sidecar(gen, shared)
+        if metas is None:
             searcher = self._searcher()
-            raw = [
-                _loads(searcher.doc(addr)["meta"][0])
-                for _, addr in self._all(searcher, self._type("statement"))
-            ]
-            self._write_meta_sidecar(gen, raw)
-        metas = [meta_from_json(m) for m in raw]
+            hits = self._all(searcher, self._type("statement"))
+            metas = []
+
+            def stored() -> Iterator[bytes]:
+                for _, addr in hits:
+                    raw = bytes(searcher.doc(addr)["meta"][0])
+                    metas.append(meta_from_json(_loads(raw), shared))
+                    yield raw
+
+            if not self._write_meta_sidecar(gen, len(hits), stored()):
+                for _ in stored():  # not written (a read-only index): read all the same
+                    pass
         metas.sort(key=lambda m: (m.date, m.id))
         by_key = {m.key: m for m in metas}
         self._meta_cache = (gen, metas, by_key)
@@ -414,30 +424,46 @@ class EmbeddedBackend:
 
     # Reading every statement document costs seconds on a large index; the metadata of
     # the last generation read is kept beside the index, so the next process (a worker,
-    # a CLI command) reads one file instead.
-    _SIDECAR = "tifa-statements.json"
+    # a CLI command) reads one file instead: a header line, then one statement a line.
+    _SIDECAR = "tifa-statements.jsonl"
+    _OLD_SIDECAR = "tifa-statements.json"  # one JSON document (earlier versions): removed
 
-    def _read_meta_sidecar(self, gen: int) -> list[dict[str, Any]] | None:
+    def _read_meta_sidecar(self, gen: int, shared: dict[Any, Any]) -> list[StatementMeta] | None:
         try:
-            data = _loads((self.path / self._SIDECAR).read_bytes())
-        except (OSError, ValueError):
+            with (self.path / self._SIDECAR).open("rb") as lines:
+                header = _loads(lines.readline())
+                if not isinstance(header, dict) or header.get("opstamp") != gen:
+                    return None
+                metas = [meta_from_json(_loads(line), shared) for line in lines]
+        except (OSError, ValueError, KeyError, TypeError):
             return None
-        if not isinstance(data, dict) or data.get("opstamp") != gen:
-            return None
-        metas = data.get("statements")
-        return metas if isinstance(metas, list) else None
+        return metas if len(metas) == header.get("statements") else None
 
-    def _write_meta_sidecar(self, gen: int, metas: list[dict[str, Any]]) -> None:
+    def _write_meta_sidecar(self, gen: int, count: int, metas: Iterator[bytes]) -> bool:
+        """Write the `count` statements' stored metadata as they come; False (nothing
+        consumed) when the sidecar cannot be created."""
         target = self.path / self._SIDECAR
         tmp = target.with_name(f"{self._SIDECAR}.{os.getpid()}.{threading.get_ident()}.tmp")
         try:
-            tmp.write_text(
-                json.dumps({"opstamp": gen, "statements": metas}, ensure_ascii=False),
-                encoding="utf-8",
-            )
-            os.replace(tmp, target)
+            out = tmp.open("wb")
         except OSError:
-            tmp.unlink(missing_ok=True)  # a read-only index just reads slower
+            return False  # a read-only index just reads slower
+        try:
+            with out:
+                out.write(json.dumps({"opstamp": gen, "statements": count}).encode())
+                out.write(b"\n")
+                for m in metas:
+                    # Stored as json.dumps wrote it: one line (a newline in a value is
+                    # escaped), no need to parse and write it again.
+                    out.write(m)
+                    out.write(b"\n")
+            os.replace(tmp, target)
+            (self.path / self._OLD_SIDECAR).unlink(missing_ok=True)
+        except OSError:
+            tmp.unlink(missing_ok=True)
+            for _ in metas:  # the rest still read
+                pass
+        return True
 
     # ---- matching ------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ import datetime as dt
 import json
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -159,13 +160,48 @@ def test_stored_lexicon_matches_equal_live_ones_and_never_go_stale(tmp_path: Pat
     backend.close()
 
 
+def _sidecar(path: Path) -> list[dict[str, Any]]:
+    """The statements of the metadata sidecar: a header line, then one a line."""
+    header, *lines = (path / "tifa-statements.jsonl").read_text().splitlines()
+    assert json.loads(header)["statements"] == len(lines)
+    return [json.loads(line) for line in lines]
+
+
+def test_metadata_sidecar_reads_back_every_statement_and_shares_values(tmp_path: Path) -> None:
+    """A title with a line break stays on its line; a new process reads the sidecar back
+    to the same metadata, with values statements repeat held once; the sidecar of
+    earlier versions (one JSON document) is replaced."""
+    path = tmp_path / "index"
+    writer = EmbeddedBackend(path)
+    old = path / "tifa-statements.json"
+    writer.write(
+        [
+            make_statement(f"s{i}", f"Text {i}.", title=f"Line one\nline two {i}", kind="call")
+            for i in range(5)
+        ]
+    )
+    expected = writer.statements()
+    old.write_text('{"opstamp": -1, "statements": []}')
+    writer.write([make_statement("s9", "More.", kind="call")])
+    expected = writer.statements()
+    assert not old.exists()
+    assert len(_sidecar(path)) == 6
+    reader = EmbeddedBackend(path)
+    found = reader.statements()
+    assert found == expected
+    assert found[0].title.startswith("Line one\nline two")
+    assert len({id(m.kind) for m in found}) == 1
+    assert len({id(m.date) for m in found}) == 1
+    writer.close()
+    reader.close()
+
+
 def test_metadata_sidecar_follows_writes(tmp_path: Path) -> None:
     path = tmp_path / "index"
     writer = EmbeddedBackend(path)
     writer.write([make_statement("a", "First text.")])
     assert [m.id for m in writer.statements()] == ["a"]
-    sidecar = json.loads((path / "tifa-statements.json").read_text())
-    assert sorted(m["id"] for m in sidecar["statements"]) == ["a"]
+    assert sorted(m["id"] for m in _sidecar(path)) == ["a"]
     writer.write([make_statement("b", "Second text.", date="2021-01-01")])
     # Another process (here: another backend object) sees the new generation, not the
     # sidecar of the old one.
@@ -173,7 +209,6 @@ def test_metadata_sidecar_follows_writes(tmp_path: Path) -> None:
     assert [m.id for m in reader.statements()] == ["a", "b"]
     # A sidecar claiming the current generation is what a new reader uses.
     # (The sidecar keeps the engine's order; statements() sorts by date and id.)
-    data = json.loads((path / "tifa-statements.json").read_text())
-    assert sorted(m["id"] for m in data["statements"]) == ["a", "b"]
+    assert sorted(m["id"] for m in _sidecar(path)) == ["a", "b"]
     writer.close()
     reader.close()
