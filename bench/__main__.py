@@ -650,11 +650,33 @@ def workloads(
     scale = [cold, gcold, gwarm]
     if big_dir is not None:
         bbackend = wl.open_embedded(big_dir)
-        bcold, bwarm, _ = wl.run_phrase_api(
-            bbackend, g_qs, 1, plan.reps_warm, prefix="Tifa API, 10,000,000 passages"
+        # First as the run left the page cache (each query's first read of its postings
+        # may come from disk), then with the index read once, as it is for every other
+        # dataset here and for a server that has been answering for a while; one pass
+        # from disk is a single sample per query and moved p95 from 361 to 559 ms
+        # between two runs of the same code.
+        bdisk, bwarm, _ = wl.run_phrase_api(
+            bbackend,
+            g_qs,
+            1,
+            plan.reps_warm,
+            prefix="Tifa API, 10,000,000 passages, first read from disk",
         )
-        run.numbers.update(b_cold=bcold)
-        scale += [bcold, bwarm]
+        run.numbers.update(b_disk=bdisk)
+        scale += [bdisk]
+        bcold = bdisk
+        if wl.fits_in_page_cache(big_dir):
+            wl.page_in(big_dir)
+            bcold, bwarm, _ = wl.run_phrase_api(
+                bbackend,
+                g_qs,
+                plan.reps_cold,
+                plan.reps_warm,
+                prefix="Tifa API, 10,000,000 passages, index in the page cache",
+            )
+            run.numbers.update(b_cold=bcold)
+            scale += [bcold]
+        scale += [bwarm]
     run.table(
         rp.latency_table(
             "Growth: phrase search on synthetic growth",
@@ -916,7 +938,19 @@ def targets(run: Run) -> list[rp.Target]:
                 lambda v, st=grown: ds.rss_cell(st),
             )
     if "b_cold" in n:
-        t("10M passages, phrase search p95 (cold)", "≤ 100 ms", p(n["b_cold"], 95), 100)
+        t(
+            "10M passages, phrase search p95 (cold, index in the page cache)",
+            "≤ 100 ms",
+            p(n["b_cold"], 95),
+            100,
+        )
+    if "b_disk" in n:
+        t(
+            "10M passages, phrase search p95 (cold, first read from disk)",
+            "≤ 100 ms",
+            p(n["b_disk"], 95),
+            100,
+        )
     else:
         out.append(
             rp.Target(
@@ -1327,7 +1361,9 @@ def write_report(run: Run, elapsed: float) -> None:
         "system's phrase searches its files are read once (Tifa's index, the FTS5 "
         "database, the text dump), so that no system's first calls pay for pages the "
         "kernel evicted while the run built or scanned other datasets. The 10M index "
-        "(several GB) is not read ahead: its figures include reads from disk."
+        "(about 10 GB) is searched twice: first as the run left the page cache (one pass, "
+        "reads from disk included), then, when it fits in the memory available, read once "
+        "ahead like the others (the target row and the scaling table use the second)."
     )
     footer = f"_Total wall time of this run: {elapsed / 60:.1f} min._"
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -139,6 +139,17 @@ def page_in(*paths: Path) -> int:
     return total
 
 
+def fits_in_page_cache(root: Path) -> bool:
+    """Whether the files under `root` fit in the memory the kernel reports available, with
+    half of it to spare (else reading them ahead would only evict them again)."""
+    size = sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
+    with open("/proc/meminfo") as info:
+        for line in info:
+            if line.startswith("MemAvailable:"):
+                return size * 2 < int(line.split()[1]) * 1024
+    return False
+
+
 def ms(fn: Callable[[], Any]) -> tuple[float, Any]:
     t0 = time.perf_counter()
     out = fn()
