@@ -7,7 +7,7 @@ Each app has its own registry, so that several apps in one process (tests) do no
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from fastapi import APIRouter, Request, Response
@@ -49,14 +49,25 @@ class _IndexCollector(Collector):
             "tifa_index_passages", "Passages in the index.", value=sum(m.passages for m in metas)
         )
         if self.index_dir is not None and self.index_dir.is_dir():
-            size = sum(
-                entry.stat().st_size
-                for entry in os.scandir(self.index_dir)
-                if entry.is_file(follow_symlinks=False)
-            )
+            with os.scandir(self.index_dir) as entries:
+                size = files_bytes(entries)
             yield GaugeMetricFamily(
                 "tifa_index_bytes", "Size of the embedded index on disk.", value=size
             )
+
+
+def files_bytes(entries: Iterable[os.DirEntry[str]]) -> int:
+    """The total size of the regular files among `entries`. A file may vanish between
+    listing and reading its size (a writer's temporary file, renamed into place; a
+    segment merged away): it counts for nothing rather than failing the scrape."""
+    total = 0
+    for entry in entries:
+        try:
+            if entry.is_file(follow_symlinks=False):
+                total += entry.stat(follow_symlinks=False).st_size
+        except FileNotFoundError:
+            continue
+    return total
 
 
 class Metrics:

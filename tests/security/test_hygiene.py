@@ -7,9 +7,11 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -283,3 +285,17 @@ def test_metrics(client: TestClient, keys: Keys) -> None:
     assert 'tifa_ingest_records_total{result="created"} 1.0' in text
     assert 'tifa_ingest_records_total{result="rejected"} 1.0' in text
     assert "tifa_index_statements " in text and "tifa_index_bytes " in text
+
+
+def test_index_size_skips_a_file_that_vanished(tmp_path: Path) -> None:
+    """A file listed and then renamed away (the metadata sidecar's temporary file, a
+    merged segment) is left out of the index size: the scrape failed with a 500 on it."""
+    from app.metrics import files_bytes
+
+    (tmp_path / "kept").write_bytes(b"x" * 10)
+    (tmp_path / "gone.tmp").write_bytes(b"y" * 7)
+    (tmp_path / "sub").mkdir()
+    with os.scandir(tmp_path) as listing:
+        entries = list(listing)
+    (tmp_path / "gone.tmp").unlink()
+    assert files_bytes(entries) == 10
