@@ -29,7 +29,7 @@ import httpx
 import numpy as np
 
 from bench.baselines import Exact, ExactScan, Fts5, Grep, RegexScan
-from bench.datasets import REPO
+from bench.datasets import REPO, dir_mb
 
 # ---- the queries -----------------------------------------------------------------------
 
@@ -142,7 +142,7 @@ def page_in(*paths: Path) -> int:
 def fits_in_page_cache(root: Path) -> bool:
     """Whether the files under `root` fit in the memory the kernel reports available, with
     half of it to spare (else reading them ahead would only evict them again)."""
-    size = sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
+    size = dir_mb(root) * 1e6
     with open("/proc/meminfo") as info:
         for line in info:
             if line.startswith("MemAvailable:"):

@@ -180,7 +180,6 @@ def test_metadata_sidecar_reads_back_every_statement_and_shares_values(tmp_path:
             for i in range(5)
         ]
     )
-    expected = writer.statements()
     old.write_text('{"opstamp": -1, "statements": []}')
     writer.write([make_statement("s9", "More.", kind="call")])
     expected = writer.statements()

@@ -264,7 +264,8 @@ def test_native_writer_caps_the_size_of_merged_segments(tmp_path: Path) -> None:
     assert len(sizes) < 24, "nothing was merged"
     assert sizes[0] <= 200, sizes
 
-    search = Search(EmbeddedBackend(tmp_path / "ix", native=True))
+    reader = EmbeddedBackend(tmp_path / "ix", native=True)
+    search = Search(reader)
     rows = [(s.id, s.date.year, p.text) for s in statements for p in s.passages]
     for phrase in ("of the people", "new era", "the"):
         expected = bruteforce.count(rows, phrase)
@@ -274,3 +275,4 @@ def test_native_writer_caps_the_size_of_merged_segments(tmp_path: Path) -> None:
             expected["passages"],
             expected["occurrences"],
         ), phrase
+    reader.close()
