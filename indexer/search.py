@@ -160,7 +160,7 @@ class _Ranked:
     """A query's matches grouped by statement, in every sort order."""
 
     matches: Matches
-    keys: list[int]  # statement keys, parallel to the arrays below
+    key_array: npt.NDArray[np.int64]  # statement keys, parallel to the arrays below
     rows: npt.NDArray[np.int64]  # catalog rows of `keys` (-1: not in the catalog)
     occurrences: npt.NDArray[np.int64]
     passages: npt.NDArray[np.int64]
@@ -168,6 +168,23 @@ class _Ranked:
     orders: _Orders  # sort name -> indexes into keys
     starts: npt.NDArray[np.int64]  # matches rows of keys[i]: starts[i]:starts[i + 1]
     derived: dict[str, object] = field(default_factory=dict)  # facets etc., computed once
+
+    @property
+    def keys(self) -> list[int]:
+        """The statement keys as a list, made on first use: a page needs only its own
+        (`key`), and the list of a phrase in 250k statements took 5-10 ms to make."""
+        found = self.derived.get("keys")
+        if found is None:
+            found = self.derived["keys"] = self.key_array.tolist()
+        return found  # type: ignore[return-value]
+
+    def key(self, i: int) -> int:
+        """The key of statement i."""
+        return int(self.key_array[i])
+
+    def __len__(self) -> int:
+        """How many statements matched."""
+        return len(self.key_array)
 
 
 def _encode_cursor(payload: dict[str, object]) -> str:
@@ -303,10 +320,7 @@ class Search:
             base = self._cache.get((split[0], generation))
         if base is None or len(base.rows) == 0 or not bool((base.rows >= 0).all()):
             return None  # not cached, or a statement the catalog does not know yet
-        admitted = catalog.admitted(split[1])[base.rows]
-        keep = np.repeat(admitted, np.diff(base.starts))
-        m = base.matches
-        return Matches(m.keys[keep], m.passages[keep], m.occurrences[keep])
+        return base.matches.only_statements(catalog.admitted(split[1])[base.rows])
 
     def _rank(self, matches: Matches, catalog: Catalog) -> _Ranked:
         if len(matches) == 0:
@@ -314,7 +328,7 @@ class Search:
             none = np.zeros(0, dtype=np.float64)
             return _Ranked(
                 matches,
-                [],
+                empty,
                 empty,
                 empty,
                 empty,
@@ -322,12 +336,9 @@ class Search:
                 _Orders(none, empty, empty),
                 np.zeros(1, dtype=np.int64),
             )
-        # Matches come sorted by statement key: statements are runs of equal keys.
-        mkeys = matches.keys
-        bounds = np.flatnonzero(mkeys[1:] != mkeys[:-1]) + 1
-        starts = np.concatenate(([0], bounds, [len(mkeys)])).astype(np.int64)
-        uniq = mkeys[starts[:-1]]
-        per_leaf = np.add.reduceat(matches.occurrences.astype(np.int64), starts[:-1], axis=0)
+        groups = matches.by_statement()
+        starts, per_leaf = groups.starts, groups.occurrences
+        uniq = matches.keys[starts[:-1]]
         passages = np.diff(starts)
         rows, known = catalog.rows_of(uniq)
         # BM25 over statements, computed here so that every engine ranks alike.
@@ -345,7 +356,7 @@ class Search:
         id_rank = np.where(known, catalog.id_rank[rows], -1)
         return _Ranked(
             matches=matches,
-            keys=uniq.tolist(),
+            key_array=uniq,
             rows=np.where(known, rows, -1),
             occurrences=per_leaf.sum(axis=1),
             passages=passages.astype(np.int64),
@@ -356,9 +367,9 @@ class Search:
 
     def totals(self, ranked: _Ranked) -> Totals:
         return Totals(
-            statements=len(ranked.keys),
+            statements=len(ranked),
             passages=len(ranked.matches),
-            occurrences=int(ranked.matches.occurrences.sum()),
+            occurrences=int(ranked.occurrences.sum()),
         )
 
     def search(
@@ -407,7 +418,7 @@ class Search:
         metas = self._metas()
         hits = self._hits(node, ranked, page, metas, context, snippets)
         nxt = None
-        if start + limit < len(ranked.keys):
+        if start + limit < len(ranked):
             nxt = _encode_cursor(
                 {
                     "sort": sort,
@@ -429,7 +440,7 @@ class Search:
         return result
 
     def _id(self, ranked: _Ranked, i: int) -> str:
-        meta = self._metas().get(ranked.keys[i])
+        meta = self._metas().get(ranked.key(i))
         return meta.id if meta else ""
 
     def _hits(
@@ -449,14 +460,14 @@ class Search:
         stops = np.minimum(ranked.starts[at + 1], ranked.starts[at] + max(snippets, 1)).tolist()
         passages = ranked.matches.passages
         for i, start, stop in zip(page, starts, stops, strict=True):
-            wanted[ranked.keys[i]] = passages[start:stop].tolist()
+            wanted[ranked.key(i)] = passages[start:stop].tolist()
         texts = self.backend.passage_texts(
             [(k, p) for k, ps in wanted.items() for p in ps] if snippets else []
         )
         snippets_in = snippet_maker(node)
         hits = []
         for i in page:
-            key = ranked.keys[i]
+            key = ranked.key(i)
             meta = metas.get(key)
             if meta is None:
                 continue

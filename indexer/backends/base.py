@@ -76,6 +76,9 @@ class Matches:
     keys: npt.NDArray[np.int64]
     passages: npt.NDArray[np.int32]
     occurrences: npt.NDArray[np.int32]
+    # The rows grouped by statement, when the engine already knows the groups (see
+    # `by_statement`); None: computed from the rows when asked.
+    groups: Statements | None = None
 
     @classmethod
     def empty(cls, n_leaves: int) -> Matches:
@@ -83,6 +86,48 @@ class Matches:
 
     def __len__(self) -> int:
         return len(self.keys)
+
+    def by_statement(self) -> Statements:
+        """The rows grouped by statement (rows come sorted by key: a statement's rows
+        are one run of equal keys)."""
+        if self.groups is not None:
+            return self.groups
+        keys = self.keys
+        bounds = np.flatnonzero(keys[1:] != keys[:-1]) + 1
+        starts = np.concatenate(([0], bounds, [len(keys)])).astype(np.int64)
+        if len(keys) == 0:
+            starts = starts[:1]
+        occ = self.occurrences.astype(np.int64)
+        sums = (
+            np.add.reduceat(occ, starts[:-1], axis=0)
+            if len(keys)
+            else np.zeros((0, occ.shape[1] if occ.ndim == 2 else 1), np.int64)
+        )
+        return Statements(starts, sums)
+
+    def only_statements(self, admitted: npt.NDArray[np.bool_]) -> Matches:
+        """The rows of the statements `admitted` marks (one flag per statement, in
+        `by_statement` order), grouped as before."""
+        groups = self.by_statement()
+        lengths = np.diff(groups.starts)
+        keep = np.repeat(admitted, lengths)
+        starts = np.concatenate(([0], np.cumsum(lengths[admitted]))).astype(np.int64)
+        return Matches(
+            self.keys[keep],
+            self.passages[keep],
+            self.occurrences[keep],
+            Statements(starts, groups.occurrences[admitted]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Statements:
+    """The statements of a `Matches`: statement i's rows are `starts[i]:starts[i + 1]`
+    (`starts` has one entry more than there are statements), and `occurrences[i, j]` is
+    the sum of clause j's occurrences over them."""
+
+    starts: npt.NDArray[np.int64]
+    occurrences: npt.NDArray[np.int64]
 
 
 @dataclass(frozen=True, slots=True)

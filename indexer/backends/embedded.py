@@ -35,7 +35,14 @@ import tantivy
 from indexer import matching
 from indexer.backends import native as native_matcher
 from indexer.backends import verify
-from indexer.backends.base import Matches, StatementMeta, WriteResult, meta_from_json, passage_key
+from indexer.backends.base import (
+    Matches,
+    StatementMeta,
+    Statements,
+    WriteResult,
+    meta_from_json,
+    passage_key,
+)
 from indexer.backends.fields import (
     FILTER_FIELDS,
     day_number,
@@ -724,28 +731,29 @@ class EmbeddedBackend:
             if pair is not None:
                 # Two common words: one term whose frequencies are the counts.
                 field, toks = PAIRS, [pair]
-            keys, pnos, occ = self._native.match(field, toks, exclude, skip)
+            keys, pnos, occ, starts, sums = self._native.match(field, toks, exclude, skip)
             if len(keys):
-                parts.append((keys, pnos, occ))
+                parts.append((keys, pnos, occ, starts, sums))
         if not parts:
             return Matches.empty(1)
         if len(parts) == 1:
-            keys, pnos, occ = parts[0]
+            keys, pnos, occ, starts, sums = parts[0]
+            # The matcher grouped its rows by statement: nothing to regroup.
+            groups = Statements(starts, sums.reshape(-1, 1))
+            matches = Matches(keys, pnos, occ.reshape(-1, 1), groups)
         else:
-            keys, pnos, occ = (np.concatenate(col) for col in zip(*parts, strict=True))
+            keys, pnos, occ = (np.concatenate(col) for col in list(zip(*parts, strict=True))[:3])
             order = np.lexsort((pnos, keys))
-            keys, pnos, occ = keys[order], pnos[order], occ[order]
-        if rest is not None and len(keys):
+            matches = Matches(keys[order], pnos[order], occ[order].reshape(-1, 1))
+        if rest is not None and len(matches):
             catalog = catalog_of(self.statements())
-            # Rows come sorted by key: look each statement up once, not each passage.
-            starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
-            rows, known = catalog.rows_of(keys[starts])
+            groups = matches.by_statement()
+            # Each statement looked up once, not each passage.
+            rows, known = catalog.rows_of(matches.keys[groups.starts[:-1]])
             if not bool(known.all()):
                 return None
-            admitted = catalog.admitted(rest)[rows]
-            keep = np.repeat(admitted, np.diff(np.append(starts, len(keys))))
-            keys, pnos, occ = keys[keep], pnos[keep], occ[keep]
-        return Matches(keys, pnos, occ.reshape(-1, 1))
+            matches = matches.only_statements(catalog.admitted(rest)[rows])
+        return matches
 
     def _settle(
         self,

@@ -37,7 +37,7 @@ class _PhraseIndex(Protocol):
         exclude_field: str | None = None,
         exclude_term: str | None = None,
         skip_keys: bytes | None = None,
-    ) -> tuple[bytes, bytes, bytes]: ...
+    ) -> tuple[bytes, bytes, bytes, bytes, bytes]: ...
 
 
 class _PairMaker(Protocol):
@@ -135,7 +135,15 @@ def ascii_snippets(
     return None if module is None else module.AsciiSnippets([list(p) for p in phrases]).find
 
 
-Rows = tuple[npt.NDArray[np.int64], npt.NDArray[np.int32], npt.NDArray[np.int32]]
+# Rows (keys, passage numbers, occurrences), then their statements: where each
+# statement's rows start (one entry more than statements) and its occurrences.
+Rows = tuple[
+    npt.NDArray[np.int64],
+    npt.NDArray[np.int32],
+    npt.NDArray[np.int32],
+    npt.NDArray[np.int64],
+    npt.NDArray[np.int64],
+]
 
 
 class NativePhrases:
@@ -178,12 +186,13 @@ class NativePhrases:
         skip_keys: bytes | None = None,
     ) -> Rows:
         """(statement keys, passage numbers, occurrences) of every passage in which
-        `tokens` occur consecutively in `field`, sorted by (key, passage number);
-        passages carrying term `exclude[1]` in field `exclude[0]` are left out, and so
-        are the passages of the statements whose keys `skip_keys` holds (ascending
-        little-endian int64s, as `Catalog.turned_away` packs them)."""
+        `tokens` occur consecutively in `field`, sorted by (key, passage number), then
+        (row starts, occurrences) of their statements; passages carrying term
+        `exclude[1]` in field `exclude[0]` are left out, and so are the passages of the
+        statements whose keys `skip_keys` holds (ascending little-endian int64s, as
+        `Catalog.turned_away` packs them)."""
         try:
-            keys, pnos, occ = self._index.match_phrase(
+            keys, pnos, occ, starts, sums = self._index.match_phrase(
                 field,
                 tokens,
                 exclude_field=exclude[0] if exclude else None,
@@ -196,6 +205,8 @@ class NativePhrases:
             np.frombuffer(keys, dtype="<i8").astype(np.int64, copy=False),
             np.frombuffer(pnos, dtype="<i4").astype(np.int32, copy=False),
             np.frombuffer(occ, dtype="<i4").astype(np.int32, copy=False),
+            np.frombuffer(starts, dtype="<i8").astype(np.int64, copy=False),
+            np.frombuffer(sums, dtype="<i8").astype(np.int64, copy=False),
         )
 
     def passage_texts(self, wanted: list[tuple[int, int]]) -> list[str | None]:

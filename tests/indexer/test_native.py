@@ -6,6 +6,7 @@ passages with lemmas of their own, and statement-level filters."""
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import random
 from collections.abc import Iterator
@@ -115,10 +116,21 @@ def _expected(statements: list[Statement], phrase: str, admit: set[str] | None) 
 
 
 def _same(a: Matches, b: Matches) -> bool:
+    """Equal rows, and `a`'s statements (the matcher's own, when it gave them) are
+    those of its rows, grouped one row at a time in Python."""
+    starts, sums = [0], []
+    rows_in_order = zip(a.keys.tolist(), a.occurrences[:, 0].tolist(), strict=True)
+    for _, group in itertools.groupby(rows_in_order, key=lambda row: row[0]):
+        rows = list(group)
+        starts.append(starts[-1] + len(rows))
+        sums.append(sum(n for _, n in rows))
+    groups = a.by_statement()
     return (
         np.array_equal(a.keys, b.keys)
         and np.array_equal(a.passages, b.passages)
         and np.array_equal(a.occurrences, b.occurrences)
+        and groups.starts.tolist() == starts
+        and groups.occurrences[:, 0].tolist() == sums
     )
 
 
@@ -286,6 +298,37 @@ def test_native_row_order_is_a_sort(runs: list[tuple[int, list[int], int]]) -> N
         fresh = [p for p in sorted(pnos) if (key, p) not in seen]  # a passage once
         seen.update((key, p) for p in fresh)
         rows.extend((key << 40, p, occ) for p in fresh)
+    assert module.sort_rows(rows) == sorted(rows)
+
+
+@pytest.mark.parametrize("spread", ["hashes", "signed", "extremes", "bunched", "few"])
+def test_native_row_order_is_a_sort_for_many_runs(spread: str) -> None:
+    """Past a few hundred runs the matcher deals runs into buckets by their keys' high
+    bits before sorting: any keys, spread over the whole i64 range or bunched, must still
+    come out as a plain sort would put them."""
+    require_native()
+    import random
+
+    from indexer.backends import native
+
+    module = native._module()
+    assert module is not None
+    rng = random.Random(spread)
+    draw = {
+        "hashes": lambda: rng.getrandbits(63),  # what statement_key gives
+        "signed": lambda: rng.randint(-(2**63), 2**63 - 1),
+        "extremes": lambda: rng.choice([-(2**63), 2**63 - 1, 0, -1, 1]),
+        "bunched": lambda: 2**40 + rng.randint(0, 50) * (1 + rng.randint(0, 1) * 2**30),
+        "few": lambda: rng.randint(0, 3),
+    }[spread]
+    rows: list[tuple[int, int, int]] = []
+    seen: set[tuple[int, int]] = set()
+    for _ in range(2_000):
+        key, first = draw(), rng.randint(0, 500)
+        for p in range(first, first + rng.randint(1, 4)):
+            if (key, p) not in seen:
+                seen.add((key, p))
+                rows.append((key, p, rng.randint(1, 9)))
     assert module.sort_rows(rows) == sorted(rows)
 
 
