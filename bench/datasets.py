@@ -87,6 +87,7 @@ def code_version() -> str:
     files = [
         *sorted((REPO / "indexer").rglob("*.py")),
         REPO / "indexer" / "backends" / "elastic" / "mappings.json",
+        REPO / "indexer" / "backends" / "frequent_words.txt",  # which pairs are indexed
         # The native extension writes the embedded index when it is installed; its
         # matcher and snippet finder (lib.rs, snippets.rs) only read it.
         REPO / "native" / "src" / "writer.rs",

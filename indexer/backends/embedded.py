@@ -1,8 +1,8 @@
 """The embedded backend: a tantivy index on local disk.
 
-One tantivy document per passage (folded tokens, pairs of adjacent common words, lemmas
-where they differ from the tokens, filter fields, statement key, the passage's own text
-for snippets) and one per statement (the full record as JSON).
+One tantivy document per passage (folded tokens, pairs of adjacent common or frequent
+words, lemmas where they differ from the tokens, filter fields, statement key, the
+passage's own text for snippets) and one per statement (the full record as JSON).
 A plain phrase goes to the native matcher when it is installed (`native.py`: its passages
 and exact counts as arrays); otherwise exact occurrence counts come
 from tantivy's own phrase frequencies, recovered from its BM25 scores (see `_recover_tf`).
@@ -51,7 +51,7 @@ from indexer.backends.fields import (
     statement_values,
 )
 from indexer.backends.native import NativePhrases, NativeWriter, PassageIn
-from indexer.backends.pairs import COMMON, JOINER, pair_of, pair_terms_for
+from indexer.backends.pairs import GROUPS, JOINER, pair_of, pair_terms_for
 from indexer.catalog import catalog_of
 from indexer.errors import EngineFailure, EngineUnavailable, QueryError, TifaError
 from indexer.filtering import filter_value_tokens
@@ -74,10 +74,12 @@ from indexer.query import (
 )
 from indexer.text import joined_terms, terms
 
-SCHEMA_VERSION = 5
+# 6: pairs of frequent content words ("human_rights") beside those of function words.
+SCHEMA_VERSION = 6
 # Marks the passages that carry a `lemmas` field (their lemmas differ from their tokens).
 LEMMATISED = "lemmatised"
-# Two adjacent common words as one term ("of the" -> "of_the", see `pairs.py`).
+# Two adjacent words of one group as one term ("of the" -> "of_the", "human rights" ->
+# "human_rights"; see `pairs.py`).
 PAIRS = "pairs"
 # Statement records kept in memory (each is the whole text, tens of kB).
 RECORD_CACHE = 4096
@@ -855,7 +857,7 @@ class EmbeddedBackend:
         if self._writer is None:
             if self._native is not None:
                 self._writer = NativeWriter(
-                    self.path, self._heap, self._threads, COMMON, JOINER, self._most_merged
+                    self.path, self._heap, self._threads, GROUPS, JOINER, self._most_merged
                 )
                 return self._writer
             try:
@@ -1006,7 +1008,7 @@ class _PackageWriter:
 
 # Schema versions whose indexes are rebuilt in place when opened: every version keeps
 # each statement's whole record, so nothing but the index itself is needed.
-UPGRADABLE = frozenset({2, 3, 4})
+UPGRADABLE = frozenset({2, 3, 4, 5})
 _SCHEMA_FILE = "tifa-schema.json"
 log = logging.getLogger("tifa")
 

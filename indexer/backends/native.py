@@ -85,7 +85,7 @@ class _Module(Protocol):
         self, path: str, threads: int | None = None, parallel_from: int | None = None
     ) -> _PhraseIndex: ...
 
-    def PairMaker(self, words: list[str], joiner: str) -> _PairMaker: ...  # noqa: N802
+    def PairMaker(self, groups: list[list[str]], joiner: str) -> _PairMaker: ...  # noqa: N802
 
     def AsciiSnippets(self, phrases: list[list[str]]) -> _AsciiSnippets: ...  # noqa: N802
 
@@ -98,7 +98,7 @@ class _Module(Protocol):
         path: str,
         heap_bytes: int,
         threads: int,
-        words: list[str],
+        groups: list[list[str]],
         joiner: str,
         most_merged: int | None = None,
     ) -> _DocWriter: ...
@@ -116,11 +116,13 @@ def available() -> bool:
     return _module() is not None
 
 
-def pair_maker(words: Collection[str], joiner: str) -> Callable[[str], str] | None:
+def pair_maker(groups: Sequence[Collection[str]], joiner: str) -> Callable[[str], str] | None:
     """The extension's maker of pair terms (`pairs.pair_terms`, a few times faster), or
     None without the extension."""
     module = _module()
-    return None if module is None else module.PairMaker(sorted(words), joiner).terms
+    if module is None:
+        return None
+    return module.PairMaker([sorted(words) for words in groups], joiner).terms
 
 
 def ascii_snippets(
@@ -230,18 +232,24 @@ class NativeWriter:
         path: Path,
         heap_bytes: int,
         threads: int,
-        words: Collection[str],
+        groups: Sequence[Collection[str]],
         joiner: str,
         most_merged: int | None = None,
     ) -> None:
-        """`most_merged`: no merge makes a segment of more than this many documents (None:
+        """Pairs of adjacent words of one of `groups` are indexed as terms (see
+        `pairs.py`); `most_merged`: no merge makes a segment of more than this many documents (None:
         the extension's default, 400,000)."""
         module = _module()
         if module is None:
             raise EngineUnavailable("the native writer (tifa_native) is not installed")
         try:
             self._writer = module.DocWriter(
-                str(path), heap_bytes, threads, sorted(words), joiner, most_merged
+                str(path),
+                heap_bytes,
+                threads,
+                [sorted(words) for words in groups],
+                joiner,
+                most_merged,
             )
         except ValueError as exc:
             raise EngineUnavailable(

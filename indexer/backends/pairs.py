@@ -1,18 +1,28 @@
 """Which adjacent word pairs the embedded index keeps as terms of their own.
 
-A two-word phrase of very common words ("of the", "it is", "в том") matches hundreds of
-thousands of passages, and matching it on the positions of its words walks every "of"
-and every "the". Indexed as one term (`of_the`, with its frequency per passage, no
-positions), the same phrase is one short posting list whose frequencies are the exact
-counts. Only pairs of two words from the fixed list below are kept: every pair of every
-passage, with positions, made the UN index half as large again, while a phrase with a
-rarer word is already fast through that word's positions.
+A two-word phrase of common words ("of the", "it is", "в том", "human rights") matches
+tens or hundreds of thousands of passages, and matching it on the positions of its
+words walks every "of" and every "the". Indexed as one term (`of_the`, with its
+frequency per passage, no positions), the same phrase is one short posting list whose
+frequencies are the exact counts.
+
+Two groups of words make pairs, each only within itself:
+- `COMMON`, the function words of English and Russian: "of the", "в том";
+- `FREQUENT`, the content words of at least 1% of the UN corpus's passages (a bundled
+  list, `frequent_words.txt`): "human rights", "security council", "climate change".
+A pair across the groups ("the council") is not kept: pairs of one group make 18% and
+5% of a UN text's adjacent pairs, every pair of both groups 61%, and a phrase with a
+word outside both is already fast through that word's positions. Keeping every pair of
+every passage, with positions, made the UN index half as large again. Measured on the
+UN corpus: the content pairs cost 4.5% more index and 13% more ingest time, and made
+two-word formulas 35-45% faster.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 JOINER = "_"  # tokens are letters, marks and digits: a joined pair is unambiguous
 
@@ -34,12 +44,26 @@ whether which while who whom whose why will with within without would yet you yo
 COMMON = frozenset(_WORDS.split())
 
 
+def _frequent() -> frozenset[str]:
+    text = (Path(__file__).with_name("frequent_words.txt")).read_text(encoding="utf-8")
+    return frozenset(w for w in text.split("\n") if w and not w.startswith("#")) - COMMON
+
+
+FREQUENT = _frequent()
+# The groups whose words pair, each within itself (disjoint).
+GROUPS: tuple[frozenset[str], ...] = (COMMON, FREQUENT)
+_GROUP_OF = {w: g for g, words in enumerate(GROUPS) for w in words}
+
+
 def pair_terms(tokens: str) -> str:
     """The indexed pairs of a whitespace-separated token string: each two adjacent tokens
-    that are both common words, joined ("of the people" gives "of_the")."""
+    of one group, joined ("of the human rights council" gives "of_the human_rights")."""
     toks = tokens.split()
+    group = _GROUP_OF.get
     return " ".join(
-        a + JOINER + b for a, b in itertools.pairwise(toks) if a in COMMON and b in COMMON
+        a + JOINER + b
+        for a, b in itertools.pairwise(toks)
+        if (g := group(a)) is not None and g == group(b)
     )
 
 
@@ -48,11 +72,13 @@ def pair_terms_for(native: bool) -> Callable[[str], str]:
     same strings: a test holds them equal), else in Python."""
     from indexer.backends.native import pair_maker
 
-    return (pair_maker(COMMON, JOINER) if native else None) or pair_terms
+    return (pair_maker(GROUPS, JOINER) if native else None) or pair_terms
 
 
 def pair_of(tokens: Sequence[str]) -> str | None:
     """The pair term of a two-word phrase, when the index keeps such pairs; else None."""
-    if len(tokens) == 2 and tokens[0] in COMMON and tokens[1] in COMMON:
-        return tokens[0] + JOINER + tokens[1]
+    if len(tokens) == 2:
+        g = _GROUP_OF.get(tokens[0])
+        if g is not None and g == _GROUP_OF.get(tokens[1]):
+            return tokens[0] + JOINER + tokens[1]
     return None

@@ -15,7 +15,7 @@
 mod snippets;
 mod writer;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 use pyo3::exceptions::{PyOSError, PyValueError};
@@ -787,28 +787,29 @@ fn phrase_count(
     starts.len() as u32
 }
 
-/// The pair terms of token strings: each two adjacent tokens that are both in `words`,
+/// The pair terms of token strings: each two adjacent tokens of one group of words,
 /// joined by `joiner` (what `indexer.backends.pairs.pair_terms` computes, made for every
 /// passage at ingest, where Python spends tens of microseconds on a long passage).
 #[pyclass(frozen, module = "tifa_native")]
 struct PairMaker {
-    words: HashSet<String>,
+    groups: HashMap<String, u16>,
     joiner: String,
 }
 
 #[pymethods]
 impl PairMaker {
     #[new]
-    fn new(words: Vec<String>, joiner: String) -> Self {
+    fn new(groups: Vec<Vec<String>>, joiner: String) -> Self {
         PairMaker {
-            words: words.into_iter().collect(),
+            groups: writer::pair_groups(groups),
             joiner,
         }
     }
 
-    /// "of the people of the" -> "of_the of_the" (tokens separated by any whitespace).
+    /// "of the human rights council" -> "of_the human_rights" (tokens separated by any
+    /// whitespace; pairs of words of one group).
     fn terms(&self, tokens: &str) -> String {
-        writer::pair_terms(&self.words, &self.joiner, tokens)
+        writer::pair_terms(&self.groups, &self.joiner, tokens)
     }
 }
 

@@ -9,7 +9,7 @@
 //! those `EmbeddedBackend._documents` writes; the tests hold both writers to the same
 //! answers.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
@@ -67,21 +67,35 @@ pub(crate) fn ascii_tokens(text: &str) -> Option<(String, u32)> {
     Some((String::from_utf8(out).expect("ASCII"), count))
 }
 
-/// "of the people of the" -> "of_the of_the": each two adjacent tokens both in `words`.
-pub(crate) fn pair_terms(words: &HashSet<String>, joiner: &str, tokens: &str) -> String {
-    let mut out = String::new();
-    let mut previous: Option<&str> = None;
-    for token in tokens.split_whitespace() {
-        let common = words.contains(token);
-        if let (Some(before), true) = (previous, common) {
-            if !out.is_empty() {
-                out.push(' ');
-            }
-            out.push_str(before);
-            out.push_str(joiner);
-            out.push_str(token);
+/// The group of each word that makes pairs (see `pair_terms`), from the groups' lists.
+pub(crate) fn pair_groups(groups: Vec<Vec<String>>) -> HashMap<String, u16> {
+    let mut of = HashMap::new();
+    for (g, words) in (0u16..).zip(groups) {
+        for word in words {
+            of.insert(word, g);
         }
-        previous = common.then_some(token);
+    }
+    of
+}
+
+/// "of the human rights council" -> "of_the human_rights": each two adjacent tokens of
+/// one group (`groups` maps a word to its group; a word in none makes no pair).
+pub(crate) fn pair_terms(groups: &HashMap<String, u16>, joiner: &str, tokens: &str) -> String {
+    let mut out = String::new();
+    let mut previous: Option<(&str, u16)> = None;
+    for token in tokens.split_whitespace() {
+        let group = groups.get(token).copied();
+        if let (Some((before, g)), Some(h)) = (previous, group) {
+            if g == h {
+                if !out.is_empty() {
+                    out.push(' ');
+                }
+                out.push_str(before);
+                out.push_str(joiner);
+                out.push_str(token);
+            }
+        }
+        previous = group.map(|g| (token, g));
     }
     out
 }
@@ -216,7 +230,7 @@ pub(crate) struct DocWriter {
     pending: Mutex<Vec<TantivyDocument>>,
     fields: Fields,
     schema: Schema,
-    words: HashSet<String>,
+    groups: HashMap<String, u16>,
     joiner: String,
 }
 
@@ -233,15 +247,15 @@ impl DocWriter {
 #[pymethods]
 impl DocWriter {
     /// Open the writer of the index at `path` (`threads` 0: tantivy chooses), making
-    /// pair terms of the common `words` joined by `joiner`; no merge makes a segment of
-    /// more than `most_merged` documents (None: `MOST_MERGED_DOCS`).
+    /// pair terms of adjacent words of one of `groups`, joined by `joiner`; no merge
+    /// makes a segment of more than `most_merged` documents (None: `MOST_MERGED_DOCS`).
     #[new]
-    #[pyo3(signature = (path, heap_bytes, threads, words, joiner, most_merged=None))]
+    #[pyo3(signature = (path, heap_bytes, threads, groups, joiner, most_merged=None))]
     fn new(
         path: PathBuf,
         heap_bytes: usize,
         threads: usize,
-        words: Vec<String>,
+        groups: Vec<Vec<String>>,
         joiner: String,
         most_merged: Option<u64>,
     ) -> PyResult<Self> {
@@ -271,7 +285,7 @@ impl DocWriter {
             pending: Mutex::new(Vec::new()),
             fields: Fields::of(&schema).map_err(engine_error)?,
             schema,
-            words: words.into_iter().collect(),
+            groups: pair_groups(groups),
             joiner,
         })
     }
@@ -352,7 +366,7 @@ impl DocWriter {
                 if !toks.is_empty() {
                     doc.add_text(f.tokens, toks);
                     if *ntok > 1 {
-                        let pairs = pair_terms(&self.words, &self.joiner, toks);
+                        let pairs = pair_terms(&self.groups, &self.joiner, toks);
                         if !pairs.is_empty() {
                             doc.add_text(f.pairs, &pairs);
                         }

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from indexer.backends.embedded import EmbeddedBackend
 from indexer.backends.fields import documents
-from indexer.backends.pairs import COMMON, pair_terms, pair_terms_for
+from indexer.backends.pairs import COMMON, FREQUENT, pair_of, pair_terms, pair_terms_for
 from indexer.model import Passage, Statement
 from indexer.search import kwic
 from indexer.text import _fold_with_map, fold, has_terms, joined_terms, split_paragraphs, terms
@@ -222,9 +222,13 @@ def test_embedded_passage_documents_hold_what_fields_documents_hold(
         want["text"] = base64.b64encode(passage.text.encode("utf-8")).decode("ascii")
         # Passage number and token count share one fast field.
         want["pnt"] = want["pno"] << 32 | want.pop("ntok")
-        # Adjacent common words are also indexed as pairs.
+        # Adjacent words of one group (common, frequent) are also indexed as pairs.
         toks = want.get("tokens", "").split()
-        pairs = [f"{a}_{b}" for a, b in itertools.pairwise(toks) if {a, b} <= COMMON]
+        pairs = [
+            f"{a}_{b}"
+            for a, b in itertools.pairwise(toks)
+            if {a, b} <= COMMON or {a, b} <= FREQUENT
+        ]
         if pairs:
             want["pairs"] = " ".join(pairs)
         # Lemmas are indexed only where they differ from the tokens, and marked so.
@@ -424,8 +428,26 @@ def test_first_page_without_a_full_sort_equals_the_full_sort(
         assert _Orders(scores, dates, ids).head(sort, n) == _Orders(scores, dates, ids)[sort][:n]
 
 
+def test_pairs_are_made_within_each_group_of_words() -> None:
+    """Function words pair with function words, frequent content words with frequent
+    content words, and never across: "the council" and "rights of" are no pairs."""
+    tokens = "of the human rights council of the peace b peace"
+    assert pair_terms(tokens) == "of_the human_rights rights_council of_the"
+    assert pair_of(["human", "rights"]) == "human_rights"
+    assert pair_of(["of", "the"]) == "of_the"
+    assert pair_of(["the", "council"]) is None
+    assert pair_of(["peace", "b"]) is None
+    assert pair_of(["human", "rights", "council"]) is None
+    assert not COMMON & FREQUENT
+    assert {"human", "rights", "security", "council", "climate", "change"} <= FREQUENT
+
+
 @FUZZ
-@given(st.lists(st.sampled_from(["of", "the", "и", "в", "peace", "中", "a1", "ё"]), max_size=30))
+@given(
+    st.lists(
+        st.sampled_from(["of", "the", "и", "в", "peace", "rights", "中", "a1", "ё"]), max_size=30
+    )
+)
 def test_native_pair_terms_equal_python_pair_terms(words: list[str]) -> None:
     from tests.support.native import require_native
 

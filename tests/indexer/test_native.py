@@ -1,5 +1,5 @@
 """The native phrase matcher against the brute-force model and the tantivy package's
-answers, on an index built to stress it: a five-word vocabulary (so phrases repeat,
+answers, on an index built to stress it: a six-word vocabulary (so phrases repeat,
 overlap and share words), several segments, rewritten and deleted statements, Russian
 passages with lemmas of their own, and statement-level filters."""
 
@@ -28,7 +28,9 @@ from indexer.text import terms
 from tests import bruteforce
 from tests.support.native import require_native
 
-VOCAB = ["of", "the", "peace", "a", "b"]
+# Function words ("of the" is one pair term), frequent content words ("peace rights" is
+# one too), a pair across the two ("the peace": positions) and a word of neither ("b").
+VOCAB = ["of", "the", "peace", "rights", "a", "b"]
 RUSSIAN = ["мир", "мира", "миру", "народ", "народы", "народов"]
 
 

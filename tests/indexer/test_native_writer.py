@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from indexer import matching
 from indexer.backends.embedded import DOCSTORE_BLOCK, FILTER_FIELDS, EmbeddedBackend
 from indexer.backends.native import NativePhrases, ascii_terms
-from indexer.backends.pairs import COMMON, JOINER
+from indexer.backends.pairs import COMMON, FREQUENT, JOINER
 from indexer.ingest import delete, ingest
 from indexer.model import Passage, Statement, statement_from_record
 from indexer.text import _ascii_bytes, joined_terms, terms
@@ -153,7 +153,9 @@ def _vocabulary() -> dict[str, set[str]]:
             words["tokens"].update(f"{a} {b}" for a, b in itertools.pairwise(toks))
             words["lemmas"].update(matching.lemmas(toks))
             words["pairs"].update(
-                a + JOINER + b for a, b in itertools.pairwise(toks) if {a, b} <= COMMON
+                a + JOINER + b
+                for a, b in itertools.pairwise(toks)
+                if {a, b} <= COMMON or {a, b} <= FREQUENT
             )
             if p.addressee:
                 words.setdefault("addressee", set()).update(terms(p.addressee))

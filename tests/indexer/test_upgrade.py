@@ -40,7 +40,7 @@ def _mark_version(path: Path, version: int) -> None:
     (path / "tifa-schema.json").write_text(json.dumps({"schema_version": version}))
 
 
-@pytest.mark.parametrize("version", [2, 3, 4])
+@pytest.mark.parametrize("version", [2, 3, 4, 5])
 def test_an_older_index_is_rebuilt_with_the_same_answers(tmp_path: Path, version: int) -> None:
     path = tmp_path / "index"
     before = _written(path)
@@ -86,3 +86,65 @@ def test_a_schema_nobody_can_upgrade_is_refused_by_name(tmp_path: Path, version:
     _mark_version(path, version)
     with pytest.raises(EngineUnavailable, match=f"schema version {version}.*delete it"):
         EmbeddedBackend(path)
+
+
+def test_an_index_without_the_frequent_word_pairs_is_rebuilt_with_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Schema 6 indexes pairs of frequent content words ("human_rights"), and a two-word
+    phrase of them is matched on that term alone: a schema-5 index, which lacks them,
+    would answer nothing. Opening one rebuilds it, and the counts are the exact ones."""
+    from indexer.backends import embedded
+    from indexer.backends.pairs import COMMON, JOINER
+    from indexer.model import statement_from_record
+    from tests import bruteforce
+    from tests.support.native import require_native
+
+    require_native()
+    texts = [
+        "Human rights are universal.\n\nThe Council on human rights met; human-rights law.",
+        "Security council reform. human\nrights",
+        "No such phrase here: rights of humans.",
+    ]
+    statements = [
+        statement_from_record(
+            {"id": f"h{i}", "date": "2020-01-01", "text": t, "license": "CC0", "source": "t"}
+        )
+        for i, t in enumerate(texts)
+    ]
+    phrase = Phrase(("human", "rights"))
+    exact = sum(
+        bruteforce.occurrences(p.text, "human rights") for s in statements for p in s.passages
+    )
+    assert exact == 4
+
+    def counted(backend: EmbeddedBackend) -> int:
+        return int(backend.match(phrase).occurrences.sum())
+
+    # Written as schema 5 wrote: pairs of function words only.
+    with monkeypatch.context() as m:
+        m.setattr(embedded, "GROUPS", (COMMON,))
+        m.setattr(
+            embedded,
+            "pair_terms_for",
+            lambda native: (
+                lambda toks: " ".join(
+                    a + JOINER + b
+                    for a, b in zip(toks.split(), toks.split()[1:], strict=False)
+                    if {a, b} <= COMMON
+                )
+            ),
+        )
+        path = tmp_path / "index"
+        old = EmbeddedBackend(path)
+        old.write(statements)
+        old.close()
+    # Read as if it were schema 6, it misses every occurrence: the upgrade is needed.
+    stale = EmbeddedBackend(path)
+    assert counted(stale) == 0
+    stale.close()
+    _mark_version(path, 5)
+    upgraded = EmbeddedBackend(path)
+    assert json.loads((path / "tifa-schema.json").read_text())["schema_version"] == SCHEMA_VERSION
+    assert counted(upgraded) == exact
+    upgraded.close()
