@@ -1136,9 +1136,9 @@ def engine_floor(backend: Any) -> list[str]:
         "handed to Python; median of 5) takes "
         f"{rp.fmt_ms(pairs)} at the median for a common-word pair. Tifa's native matcher "
         "(`native/`) hands back every matching passage with its exact count, and reads a "
-        "two-word phrase of common words as one pair term rather than through the positions "
-        "of its words, so it can go under that floor (median of 5, `backend.match`, "
-        "unfiltered)."
+        "two-word phrase of function words or of frequent content words as one pair term "
+        "rather than through the positions of its words, so it can go under that floor "
+        "(median of 5, `backend.match`, unfiltered)."
         + ("" if backend.native else " The native matcher was not installed for this run."),
         "",
         *rows,
