@@ -731,7 +731,7 @@ class EmbeddedBackend:
             exclude = (LEMMATISED, "y") if unlemmatised else None
             pair = pair_of(toks) if field == "tokens" else None
             if pair is not None:
-                # Two common words: one term whose frequencies are the counts.
+                # Two words of one group: one term whose frequencies are the counts.
                 field, toks = PAIRS, [pair]
             keys, pnos, occ, starts, sums = self._native.match(field, toks, exclude, skip)
             if len(keys):
