@@ -337,6 +337,9 @@ class Search:
                 np.zeros(1, dtype=np.int64),
             )
         groups = matches.by_statement()
+        if matches.groups is None:
+            # Kept with the cached matches: narrowing them by year or kind reuses them.
+            matches = Matches(matches.keys, matches.passages, matches.occurrences, groups)
         starts, per_leaf = groups.starts, groups.occurrences
         uniq = matches.keys[starts[:-1]]
         passages = np.diff(starts)
