@@ -17,16 +17,20 @@ mod writer;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use tantivy::columnar::{Column, ColumnIndex, ColumnValues};
+use tantivy::directory::OwnedBytes;
+use tantivy::index::SegmentId;
 use tantivy::postings::{Postings, SegmentPostings};
 use tantivy::schema::{Field, IndexRecordOption, Value};
+use tantivy::store::StoreReader;
 use tantivy::{
-    DocAddress, DocId, DocSet, Index, IndexReader, ReloadPolicy, SegmentReader, TantivyDocument,
-    Term, TERMINATED,
+    DocAddress, DocId, DocSet, Index, IndexReader, ReloadPolicy, Searcher, SegmentReader,
+    TantivyDocument, Term, TERMINATED,
 };
 
 pub(crate) fn engine_error(err: impl std::fmt::Display) -> PyErr {
@@ -336,6 +340,104 @@ struct PhraseIndex {
     reader: IndexReader,
     threads: usize,     // matching threads per query
     parallel_from: u64, // the rarest word's passages from which a query uses them
+    // The doc store reader of each segment, opened once (see `stored_text`).
+    stores: Mutex<HashMap<SegmentId, Arc<StoreReader>>>,
+}
+
+/// A passage's stored text: a slice of its decompressed doc store block (no copy until
+/// Python's), or a copy where tantivy read the document.
+#[derive(Clone)]
+enum Text {
+    Stored(OwnedBytes),
+    Owned(Vec<u8>),
+}
+
+impl Text {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Text::Stored(b) => b.as_slice(),
+            Text::Owned(v) => v,
+        }
+    }
+}
+
+impl PhraseIndex {
+    /// The doc store reader of each of `searcher`'s segments, in its order. Each is
+    /// opened once and kept while its segment is searched: opening one per call, and
+    /// reading its skip index, was a tenth of a page's reads. (A segment's stored
+    /// documents never change; deletes only mark them.)
+    fn stores(&self, searcher: &Searcher) -> tantivy::Result<Vec<Arc<StoreReader>>> {
+        let mut stores = self.stores.lock().unwrap_or_else(|e| e.into_inner());
+        let segments = searcher.segment_readers();
+        stores.retain(|id, _| segments.iter().any(|s| s.segment_id() == *id));
+        segments
+            .iter()
+            .map(|segment| {
+                if let Some(store) = stores.get(&segment.segment_id()) {
+                    return Ok(Arc::clone(store));
+                }
+                let store = Arc::new(segment.get_store_reader(STORE_CACHE_BLOCKS)?);
+                stores.insert(segment.segment_id(), Arc::clone(&store));
+                Ok(store)
+            })
+            .collect()
+    }
+}
+
+/// Blocks each segment's doc store reader keeps decompressed (as tantivy's own readers).
+const STORE_CACHE_BLOCKS: usize = 100;
+
+/// The `text` bytes of a stored passage document, read from its raw stored bytes.
+///
+/// tantivy deserialises a bytes value one byte at a time (its `Vec<u8>` goes through
+/// the generic `Vec<T>` reader), which was two fifths of fetching a page's passages.
+/// The stored form is tantivy's binary document: a VInt count of field values, then
+/// for each a u32 field id, a type code and the value. Returns `None` where a value's
+/// type is one this reader does not walk (the caller then asks tantivy), `Some(None)`
+/// where the document has no text.
+fn stored_text(doc: &[u8], text: u32) -> Option<Option<&[u8]>> {
+    // Type codes of tantivy's document format (`schema::document::type_codes`).
+    const TEXT: u8 = 0;
+    const U64: u8 = 1;
+    const I64: u8 = 2;
+    const BYTES: u8 = 4;
+    const DATE: u8 = 5;
+    const F64: u8 = 6;
+    const BOOL: u8 = 9;
+    fn vint(doc: &[u8], at: &mut usize) -> Option<usize> {
+        // Seven bits a byte, least significant first; the last byte has the high bit.
+        let mut value = 0usize;
+        for shift in (0..64).step_by(7) {
+            let b = *doc.get(*at)?;
+            *at += 1;
+            value |= usize::from(b & 0x7f) << shift;
+            if b & 0x80 != 0 {
+                return Some(value);
+            }
+        }
+        None
+    }
+    let mut at = 0usize;
+    let n = vint(doc, &mut at)?;
+    for _ in 0..n {
+        let field = u32::from_le_bytes(doc.get(at..at + 4)?.try_into().ok()?);
+        let code = *doc.get(at + 4)?;
+        at += 5;
+        match code {
+            TEXT | BYTES => {
+                let len = vint(doc, &mut at)?;
+                let value = doc.get(at..at.checked_add(len)?)?;
+                if field == text && code == BYTES {
+                    return Some(Some(value));
+                }
+                at += len;
+            }
+            U64 | I64 | DATE | F64 => at += 8,
+            BOOL => at += 1,
+            _ => return None,
+        }
+    }
+    Some(None)
 }
 
 #[pymethods]
@@ -360,6 +462,7 @@ impl PhraseIndex {
             reader,
             threads,
             parallel_from: parallel_from.unwrap_or(PARALLEL_FROM),
+            stores: Mutex::new(HashMap::new()),
         })
     }
 
@@ -399,7 +502,7 @@ impl PhraseIndex {
         for (i, pair) in keys.iter().copied().zip(pnos.iter().copied()).enumerate() {
             want.entry(pair).or_insert(i);
         }
-        let found = py.allow_threads(|| -> tantivy::Result<Vec<Option<Vec<u8>>>> {
+        let found = py.allow_threads(|| -> tantivy::Result<Vec<Option<Text>>> {
             // How many passages are still to be found per statement: a statement's live
             // passages sit in one segment (see `DocWriter::add_statement`; an index
             // written before may have split them), so once they are all found the other
@@ -410,8 +513,9 @@ impl PhraseIndex {
             }
             let mut distinct: Vec<i64> = remaining.keys().copied().collect();
             distinct.sort_unstable();
-            let mut out: Vec<Option<Vec<u8>>> = vec![None; keys.len()];
+            let mut out: Vec<Option<Text>> = vec![None; keys.len()];
             let searcher = self.reader.searcher();
+            let stores = self.stores(&searcher)?;
             // Largest segments first: they hold most statements.
             let mut segments: Vec<(u32, &SegmentReader)> =
                 (0u32..).zip(searcher.segment_readers()).collect();
@@ -443,17 +547,22 @@ impl PhraseIndex {
                             if let Some(left) = remaining.get_mut(&key) {
                                 *left = left.saturating_sub(1);
                             }
-                            // Through the searcher's own store readers, opened once per
-                            // index generation (opening one per call, and reading its
-                            // skip index, was a tenth of a page's reads).
                             // A passage stored without its text (schema < 4) stays None.
-                            let stored: TantivyDocument =
-                                searcher.doc(DocAddress::new(ord, doc))?;
-                            if let Some(text) =
-                                stored.get_first(text_field).and_then(|v| v.as_bytes())
-                            {
-                                out[i] = Some(text.to_vec());
-                            }
+                            let bytes = stores[ord as usize].get_document_bytes(doc)?;
+                            out[i] = match stored_text(&bytes, text_field.field_id()) {
+                                Some(found) => found.map(|t| {
+                                    let start = t.as_ptr() as usize - bytes.as_ptr() as usize;
+                                    Text::Stored(bytes.slice(start..start + t.len()))
+                                }),
+                                None => {
+                                    let stored: TantivyDocument =
+                                        searcher.doc(DocAddress::new(ord, doc))?;
+                                    stored
+                                        .get_first(text_field)
+                                        .and_then(|v| v.as_bytes())
+                                        .map(|t| Text::Owned(t.to_vec()))
+                                }
+                            };
                         }
                         doc = postings.advance();
                     }
@@ -466,7 +575,11 @@ impl PhraseIndex {
             .iter()
             .copied()
             .zip(pnos.iter().copied())
-            .map(|pair| found[want[&pair]].as_ref().map(|b| PyBytes::new(py, b)))
+            .map(|pair| {
+                found[want[&pair]]
+                    .as_ref()
+                    .map(|t| PyBytes::new(py, t.bytes()))
+            })
             .collect();
         Ok(texts)
     }
