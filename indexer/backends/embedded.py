@@ -754,7 +754,11 @@ class EmbeddedBackend:
             rows, known = catalog.rows_of(matches.keys[groups.starts[:-1]])
             if not bool(known.all()):
                 return None
-            matches = matches.only_statements(catalog.admitted(rest)[rows])
+            admitted = catalog.admitted(rest)[rows]
+            # The matcher skipped what the filters turn away: as a rule every statement
+            # left is admitted, and copying the rows to keep them all is work for nothing.
+            if not bool(admitted.all()):
+                matches = matches.only_statements(admitted)
         return matches
 
     def _settle(
