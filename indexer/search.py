@@ -341,7 +341,7 @@ class Search:
             # Kept with the cached matches: narrowing them by year or kind reuses them.
             matches = Matches(matches.keys, matches.passages, matches.occurrences, groups)
         starts, per_leaf = groups.starts, groups.occurrences
-        uniq = matches.keys[starts[:-1]]
+        uniq = groups.keys
         passages = np.diff(starts)
         rows, known = catalog.rows_of(uniq)
         # BM25 over statements, computed here so that every engine ranks alike.

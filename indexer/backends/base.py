@@ -64,28 +64,52 @@ class StatementMeta:
     hash: str
 
 
-@dataclass(frozen=True, slots=True)
 class Matches:
-    """Every passage matching a query: parallel arrays, one row per passage.
+    """Every passage matching a query: parallel arrays, one row per passage, sorted by
+    (statement key, passage number). Not to be changed once made.
 
     `occurrences[i, j]` is how often text clause j (in `query.leaves` order) occurs in
     passage i under the matching model; zero for a clause the passage matched without
     (e.g. the other side of an OR).
     """
 
-    keys: npt.NDArray[np.int64]
-    passages: npt.NDArray[np.int32]
-    occurrences: npt.NDArray[np.int32]
-    # The rows grouped by statement, when the engine already knows the groups (see
-    # `by_statement`); None: computed from the rows when asked.
-    groups: Statements | None = None
+    __slots__ = ("_keys", "groups", "occurrences", "passages")
+
+    def __init__(
+        self,
+        keys: npt.NDArray[np.int64] | None,
+        passages: npt.NDArray[np.int32],
+        occurrences: npt.NDArray[np.int32],
+        groups: Statements | None = None,
+    ) -> None:
+        """`keys`: each row's statement key; None when `groups` (the rows grouped by
+        statement, when the engine already knows them: see `by_statement`) says them
+        (the native matcher hands back no key per row)."""
+        if keys is None and groups is None:
+            raise ValueError("matches need their rows' keys or their statements")
+        self._keys = keys
+        self.passages = passages
+        self.occurrences = occurrences
+        self.groups = groups
+
+    @property
+    def keys(self) -> npt.NDArray[np.int64]:
+        """Each row's statement key (made from the statements when only they were
+        given: ranking, facets and a page never ask, exports and timelines of
+        formulas do)."""
+        keys = self._keys
+        if keys is None:
+            groups = self.groups
+            assert groups is not None
+            keys = self._keys = np.repeat(groups.keys, np.diff(groups.starts))
+        return keys
 
     @classmethod
     def empty(cls, n_leaves: int) -> Matches:
         return cls(np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros((0, n_leaves), np.int32))
 
     def __len__(self) -> int:
-        return len(self.keys)
+        return len(self.passages)
 
     def by_statement(self) -> Statements:
         """The rows grouped by statement (rows come sorted by key: a statement's rows
@@ -103,7 +127,7 @@ class Matches:
             if len(keys)
             else np.zeros((0, occ.shape[1] if occ.ndim == 2 else 1), np.int64)
         )
-        return Statements(starts, sums)
+        return Statements(keys[starts[:-1]], starts, sums)
 
     def only_statements(self, admitted: npt.NDArray[np.bool_]) -> Matches:
         """The rows of the statements `admitted` marks (one flag per statement, in
@@ -113,19 +137,20 @@ class Matches:
         keep = np.repeat(admitted, lengths)
         starts = np.concatenate(([0], np.cumsum(lengths[admitted]))).astype(np.int64)
         return Matches(
-            self.keys[keep],
+            None if self._keys is None else self._keys[keep],
             self.passages[keep],
             self.occurrences[keep],
-            Statements(starts, groups.occurrences[admitted]),
+            Statements(groups.keys[admitted], starts, groups.occurrences[admitted]),
         )
 
 
 @dataclass(frozen=True, slots=True)
 class Statements:
-    """The statements of a `Matches`: statement i's rows are `starts[i]:starts[i + 1]`
-    (`starts` has one entry more than there are statements), and `occurrences[i, j]` is
-    the sum of clause j's occurrences over them."""
+    """The statements of a `Matches`, in key order: statement i has key `keys[i]`, its
+    rows are `starts[i]:starts[i + 1]` (`starts` has one entry more than there are
+    statements), and `occurrences[i, j]` is the sum of clause j's occurrences over them."""
 
+    keys: npt.NDArray[np.int64]
     starts: npt.NDArray[np.int64]
     occurrences: npt.NDArray[np.int64]
 

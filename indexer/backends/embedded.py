@@ -733,25 +733,27 @@ class EmbeddedBackend:
             if pair is not None:
                 # Two words of one group: one term whose frequencies are the counts.
                 field, toks = PAIRS, [pair]
-            keys, pnos, occ, starts, sums = self._native.match(field, toks, exclude, skip)
-            if len(keys):
-                parts.append((keys, pnos, occ, starts, sums))
+            found = self._native.match(field, toks, exclude, skip)
+            if len(found.passages):
+                parts.append(found)
         if not parts:
             return Matches.empty(1)
         if len(parts) == 1:
-            keys, pnos, occ, starts, sums = parts[0]
+            found = parts[0]
             # The matcher grouped its rows by statement: nothing to regroup.
-            groups = Statements(starts, sums.reshape(-1, 1))
-            matches = Matches(keys, pnos, occ.reshape(-1, 1), groups)
+            groups = Statements(found.keys, found.starts, found.occurrences.reshape(-1, 1))
+            matches = Matches(None, found.passages, found.counts.reshape(-1, 1), groups)
         else:
-            keys, pnos, occ = (np.concatenate(col) for col in list(zip(*parts, strict=True))[:3])
+            keys = np.concatenate([np.repeat(f.keys, np.diff(f.starts)) for f in parts])
+            pnos = np.concatenate([f.passages for f in parts])
+            occ = np.concatenate([f.counts for f in parts])
             order = np.lexsort((pnos, keys))
             matches = Matches(keys[order], pnos[order], occ[order].reshape(-1, 1))
         if rest is not None and len(matches):
             catalog = catalog_of(self.statements())
             groups = matches.by_statement()
             # Each statement looked up once, not each passage.
-            rows, known = catalog.rows_of(matches.keys[groups.starts[:-1]])
+            rows, known = catalog.rows_of(groups.keys)
             if not bool(known.all()):
                 return None
             admitted = catalog.admitted(rest)[rows]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
-from typing import Protocol, TypeVar, cast
+from typing import NamedTuple, Protocol, TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -137,15 +137,16 @@ def ascii_snippets(
     return None if module is None else module.AsciiSnippets([list(p) for p in phrases]).find
 
 
-# Rows (keys, passage numbers, occurrences), then their statements: where each
-# statement's rows start (one entry more than statements) and its occurrences.
-Rows = tuple[
-    npt.NDArray[np.int64],
-    npt.NDArray[np.int32],
-    npt.NDArray[np.int32],
-    npt.NDArray[np.int64],
-    npt.NDArray[np.int64],
-]
+class Found(NamedTuple):
+    """What the native matcher finds: each matching passage's number and occurrences,
+    sorted by (statement key, passage number), and their statements: keys (ascending),
+    where each one's rows start (one entry more than statements) and its occurrences."""
+
+    passages: npt.NDArray[np.int32]
+    counts: npt.NDArray[np.int32]
+    keys: npt.NDArray[np.int64]
+    starts: npt.NDArray[np.int64]
+    occurrences: npt.NDArray[np.int64]
 
 
 class NativePhrases:
@@ -186,15 +187,13 @@ class NativePhrases:
         tokens: list[str],
         exclude: tuple[str, str] | None,
         skip_keys: bytes | None = None,
-    ) -> Rows:
-        """(statement keys, passage numbers, occurrences) of every passage in which
-        `tokens` occur consecutively in `field`, sorted by (key, passage number), then
-        (row starts, occurrences) of their statements; passages carrying term
-        `exclude[1]` in field `exclude[0]` are left out, and so are the passages of the
-        statements whose keys `skip_keys` holds (ascending little-endian int64s, as
-        `Catalog.turned_away` packs them)."""
+    ) -> Found:
+        """Every passage in which `tokens` occur consecutively in `field`, with its
+        statements (`Found`); passages carrying term `exclude[1]` in field `exclude[0]`
+        are left out, and so are the passages of the statements whose keys `skip_keys`
+        holds (ascending little-endian int64s, as `Catalog.turned_away` packs them)."""
         try:
-            keys, pnos, occ, starts, sums = self._index.match_phrase(
+            pnos, occ, keys, starts, sums = self._index.match_phrase(
                 field,
                 tokens,
                 exclude_field=exclude[0] if exclude else None,
@@ -203,10 +202,10 @@ class NativePhrases:
             )
         except ValueError as exc:
             raise EngineFailure(f"the native matcher failed: {exc}") from exc
-        return (
-            np.frombuffer(keys, dtype="<i8").astype(np.int64, copy=False),
+        return Found(
             np.frombuffer(pnos, dtype="<i4").astype(np.int32, copy=False),
             np.frombuffer(occ, dtype="<i4").astype(np.int32, copy=False),
+            np.frombuffer(keys, dtype="<i8").astype(np.int64, copy=False),
             np.frombuffer(starts, dtype="<i8").astype(np.int64, copy=False),
             np.frombuffer(sums, dtype="<i8").astype(np.int64, copy=False),
         )

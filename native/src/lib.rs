@@ -4,8 +4,9 @@
 //! read straight from the postings of the tantivy index Tifa's embedded backend wrote.
 //! The tantivy Python package hands each hit to Python as a tuple and its count only as
 //! a BM25 score; for a common pair ("of the": ~300k passages) that costs a hundred times
-//! what matching does. Here the hits never become Python objects: three packed arrays
-//! come back (statement key, passage number, occurrences), sorted by (key, passage).
+//! what matching does. Here the hits never become Python objects: packed arrays come
+//! back, the passages' numbers and occurrences, sorted by (statement key, passage), and
+//! their statements' keys, row ranges and occurrence totals.
 //!
 //! Occurrences are counted as tantivy's phrase query counts them: every start position
 //! at which each phrase word sits at its offset (so overlapping occurrences all count).
@@ -92,6 +93,7 @@ fn order(parts: &[Part]) -> (Vec<Piece>, Vec<Row>, Statements) {
     let mut pieces: Vec<Piece> = Vec::new();
     let mut resorted: Vec<Row> = Vec::new();
     let mut statements = Statements {
+        keys: Vec::with_capacity(runs.len()),
         starts: Vec::with_capacity(runs.len() + 1),
         occurrences: Vec::with_capacity(runs.len()),
     };
@@ -115,6 +117,7 @@ fn order(parts: &[Part]) -> (Vec<Piece>, Vec<Row>, Statements) {
                 .sum::<i64>();
         }
         let last = *statements.starts.last().expect("starts begins with 0");
+        statements.keys.push(runs[g].0);
         statements.starts.push(last + rows);
         statements.occurrences.push(occurrences);
         if overlap {
@@ -143,11 +146,14 @@ fn order(parts: &[Part]) -> (Vec<Piece>, Vec<Row>, Statements) {
     (pieces, resorted, statements)
 }
 
-/// The statements of ordered rows: statement i's rows are `starts[i]..starts[i + 1]`,
-/// and `occurrences[i]` is the sum of their counts. The search layer groups and ranks
-/// by statement; taken from the runs here, it need not scan every row again (for "of
-/// the" on ten million passages, 6.4M rows).
+/// The statements of ordered rows: statement i has key `keys[i]`, its rows are
+/// `starts[i]..starts[i + 1]`, and `occurrences[i]` is the sum of their counts. The search
+/// layer groups and ranks by statement; taken from the runs here, it need not scan every
+/// row again (for "of the" on ten million passages, 6.4M rows). The rows themselves carry
+/// no key: a key a row was 8 bytes of fresh memory to fill and fault in per passage
+/// (51 MB for that query, a third of its match), and the statements say it.
 struct Statements {
+    keys: Vec<i64>,
     starts: Vec<i64>,
     occurrences: Vec<i64>,
 }
@@ -276,8 +282,8 @@ fn write_column<T: Le>(
 }
 
 /// What `match_phrase` hands to Python, each a bytes object of little-endian values:
-/// the rows' keys (i64), passage numbers (i32) and occurrences (i32), then their
-/// statements' row starts (i64, one more than the statements) and occurrences (i64).
+/// the rows' passage numbers (i32) and occurrences (i32), then their statements' keys
+/// (i64), row starts (i64, one more than the statements) and occurrences (i64).
 type Packed<'py> = (
     Bound<'py, PyBytes>,
     Bound<'py, PyBytes>,
@@ -290,10 +296,6 @@ type Packed<'py> = (
 fn packed<'py>(py: Python<'py>, parts: &[Part]) -> PyResult<Packed<'py>> {
     let (pieces, resorted, statements) = order(parts);
     let n: usize = parts.iter().map(|p| p.keys.len()).sum();
-    let keys = PyBytes::new_with(py, n * 8, |buf| {
-        write_column(buf, &pieces, parts, &resorted, |p| &p.keys, |r| r.0);
-        Ok(())
-    })?;
     let pnos = PyBytes::new_with(py, n * 4, |buf| {
         write_column(buf, &pieces, parts, &resorted, |p| &p.pnos, |r| r.1);
         Ok(())
@@ -308,9 +310,10 @@ fn packed<'py>(py: Python<'py>, parts: &[Part]) -> PyResult<Packed<'py>> {
             Ok(())
         })
     };
+    let keys = column(&statements.keys)?;
     let starts = column(&statements.starts)?;
     let occurrences = column(&statements.occurrences)?;
-    Ok((keys, pnos, counts, starts, occurrences))
+    Ok((pnos, counts, keys, starts, occurrences))
 }
 
 /// `rows` in the order `packed` writes them.
@@ -587,10 +590,10 @@ impl PhraseIndex {
     /// The passages in which `tokens` occur consecutively in `field`, leaving out
     /// passages that carry `exclude_term` in `exclude_field` (if given) and passages of
     /// the statements whose keys `skip_keys` holds (little-endian i64s, if given).
-    /// Returns five little-endian arrays as bytes (`Packed`): the rows' keys (i64),
-    /// passage numbers (i32) and occurrences (i32), sorted by (key, passage number);
-    /// then where each statement's rows start (i64, and the end) and its occurrences
-    /// (i64).
+    /// Returns five little-endian arrays as bytes (`Packed`): the rows' passage numbers
+    /// (i32) and occurrences (i32), sorted by (statement key, passage number); then their
+    /// statements' keys (i64, ascending), where each statement's rows start (i64, and the
+    /// end) and its occurrences (i64).
     #[pyo3(signature = (field, tokens, exclude_field=None, exclude_term=None, skip_keys=None))]
     fn match_phrase<'py>(
         &self,
