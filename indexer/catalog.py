@@ -80,6 +80,8 @@ class Catalog:
     _by_key: dict[int, StatementMeta] | None = field(init=False, default=None)
     _admitted: dict[Node, BoolArray] = field(init=False, default_factory=dict)
     _turned_away: dict[Node, bytes | None] = field(init=False, default_factory=dict)
+    # The last read-only keys `rows_of` was asked for, and its answer (see there).
+    _last_rows: tuple[IntArray, IntArray, BoolArray] | None = field(init=False, default=None)
     _corpus: dict[tuple[Node, str], dict[str, tuple[int, int]]] = field(
         init=False, default_factory=dict
     )
@@ -128,10 +130,22 @@ class Catalog:
         this generation was read is unknown; its row is 0 and must be masked)."""
         if len(self.sorted_keys) == 0:
             return np.zeros(len(keys), np.int64), np.zeros(len(keys), np.bool_)
+        # A filtered search asks twice for the same statements (the backend to check
+        # its filters, then the ranking): the second time is answered from the first
+        # when it is the very same array and nobody can change it (the native matcher's
+        # keys are read-only views of its bytes).
+        last = self._last_rows
+        if last is not None and last[0] is keys:
+            return last[1], last[2]
         pos = np.searchsorted(self.sorted_keys, keys)
         pos = np.minimum(pos, len(self.sorted_keys) - 1)
         known = self.sorted_keys[pos] == keys
-        return np.where(known, self.rows_by_key[pos], 0), known
+        rows = np.where(known, self.rows_by_key[pos], 0)
+        if not keys.flags.writeable:
+            rows.setflags(write=False)
+            known.setflags(write=False)
+            self._last_rows = (keys, rows, known)
+        return rows, known
 
     # ---- filters ---------------------------------------------------------------------
 
