@@ -151,7 +151,7 @@ fn order(parts: &[Part]) -> (Vec<Piece>, Vec<Row>, Statements) {
 /// layer groups and ranks by statement; taken from the runs here, it need not scan every
 /// row again (for "of the" on ten million passages, 6.4M rows). The rows themselves carry
 /// no key: a key a row was 8 bytes of fresh memory to fill and fault in per passage
-/// (51 MB for that query, a third of its match), and the statements say it.
+/// (51 MB for that query), and the statements say it.
 struct Statements {
     keys: Vec<i64>,
     starts: Vec<i64>,
