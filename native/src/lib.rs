@@ -390,7 +390,7 @@ impl PhraseIndex {
 /// Blocks each segment's doc store reader keeps decompressed (as tantivy's own readers).
 const STORE_CACHE_BLOCKS: usize = 100;
 
-/// The `text` bytes of a stored passage document, read from its raw stored bytes.
+/// Where the `text` bytes of a stored passage document lie in its raw stored bytes.
 ///
 /// tantivy deserialises a bytes value one byte at a time (its `Vec<u8>` goes through
 /// the generic `Vec<T>` reader), which was two fifths of fetching a page's passages.
@@ -398,7 +398,7 @@ const STORE_CACHE_BLOCKS: usize = 100;
 /// for each a u32 field id, a type code and the value. Returns `None` where a value's
 /// type is one this reader does not walk (the caller then asks tantivy), `Some(None)`
 /// where the document has no text.
-fn stored_text(doc: &[u8], text: u32) -> Option<Option<&[u8]>> {
+fn stored_text(doc: &[u8], text: u32) -> Option<Option<std::ops::Range<usize>>> {
     // Type codes of tantivy's document format (`schema::document::type_codes`).
     const TEXT: u8 = 0;
     const U64: u8 = 1;
@@ -429,11 +429,12 @@ fn stored_text(doc: &[u8], text: u32) -> Option<Option<&[u8]>> {
         match code {
             TEXT | BYTES => {
                 let len = vint(doc, &mut at)?;
-                let value = doc.get(at..at.checked_add(len)?)?;
+                let value = at..at.checked_add(len)?;
+                doc.get(value.clone())?; // within the document
                 if field == text && code == BYTES {
                     return Some(Some(value));
                 }
-                at += len;
+                at = value.end;
             }
             U64 | I64 | DATE | F64 => at += 8,
             BOOL => at += 1,
@@ -553,10 +554,7 @@ impl PhraseIndex {
                             // A passage stored without its text (schema < 4) stays None.
                             let bytes = stores[ord as usize].get_document_bytes(doc)?;
                             out[i] = match stored_text(&bytes, text_field.field_id()) {
-                                Some(found) => found.map(|t| {
-                                    let start = t.as_ptr() as usize - bytes.as_ptr() as usize;
-                                    Text::Stored(bytes.slice(start..start + t.len()))
-                                }),
+                                Some(found) => found.map(|range| Text::Stored(bytes.slice(range))),
                                 None => {
                                     let stored: TantivyDocument =
                                         searcher.doc(DocAddress::new(ord, doc))?;
