@@ -730,10 +730,16 @@ class EmbeddedBackend:
             (toks,) = variants  # no prefix: exactly one
             exclude = (LEMMATISED, "y") if unlemmatised else None
             pair = pair_of(toks) if field == "tokens" else None
+            gates = None
             if pair is not None:
                 # Two words of one group: one term whose frequencies are the counts.
                 field, toks = PAIRS, [pair]
-            found = self._native.match(field, toks, exclude, skip)
+            elif field == "tokens" and len(toks) > 2:
+                # A longer phrase's pair terms: passages without one are passed over
+                # before their positions are read.
+                made = sorted(set(self._pair_terms(" ".join(toks)).split()))
+                gates = (PAIRS, made) if made else None
+            found = self._native.match(field, toks, exclude, skip, gates)
             if len(found.passages):
                 parts.append(found)
         if not parts:

@@ -37,6 +37,8 @@ class _PhraseIndex(Protocol):
         exclude_field: str | None = None,
         exclude_term: str | None = None,
         skip_keys: bytes | None = None,
+        gate_field: str | None = None,
+        gates: list[str] | None = None,
     ) -> tuple[bytes, bytes, bytes, bytes, bytes]: ...
 
 
@@ -187,11 +189,14 @@ class NativePhrases:
         tokens: list[str],
         exclude: tuple[str, str] | None,
         skip_keys: bytes | None = None,
+        gates: tuple[str, Sequence[str]] | None = None,
     ) -> Found:
         """Every passage in which `tokens` occur consecutively in `field`, with its
         statements (`Found`); passages carrying term `exclude[1]` in field `exclude[0]`
         are left out, and so are the passages of the statements whose keys `skip_keys`
-        holds (ascending little-endian int64s, as `Catalog.turned_away` packs them)."""
+        holds (ascending little-endian int64s, as `Catalog.turned_away` packs them).
+        `gates`: (field, terms) every matching passage must hold (the pair terms of the
+        phrase's adjacent words), checked before any position is read."""
         try:
             pnos, occ, keys, starts, sums = self._index.match_phrase(
                 field,
@@ -199,6 +204,8 @@ class NativePhrases:
                 exclude_field=exclude[0] if exclude else None,
                 exclude_term=exclude[1] if exclude else None,
                 skip_keys=skip_keys,
+                gate_field=gates[0] if gates else None,
+                gates=list(gates[1]) if gates else None,
             )
         except ValueError as exc:
             raise EngineFailure(f"the native matcher failed: {exc}") from exc

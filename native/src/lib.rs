@@ -592,7 +592,8 @@ impl PhraseIndex {
     /// (i32) and occurrences (i32), sorted by (statement key, passage number); then their
     /// statements' keys (i64, ascending), where each statement's rows start (i64, and the
     /// end) and its occurrences (i64).
-    #[pyo3(signature = (field, tokens, exclude_field=None, exclude_term=None, skip_keys=None))]
+    #[pyo3(signature = (field, tokens, exclude_field=None, exclude_term=None, skip_keys=None, gate_field=None, gates=None))]
+    #[allow(clippy::too_many_arguments)] // the Python signature, keyword arguments
     fn match_phrase<'py>(
         &self,
         py: Python<'py>,
@@ -601,12 +602,21 @@ impl PhraseIndex {
         exclude_field: Option<&str>,
         exclude_term: Option<&str>,
         skip_keys: Option<&[u8]>,
+        gate_field: Option<&str>,
+        gates: Option<Vec<String>>,
     ) -> PyResult<Packed<'py>> {
         if tokens.is_empty() {
             return Err(PyValueError::new_err("a phrase needs at least one token"));
         }
         let schema = self.index.schema();
         let field = schema.get_field(field).map_err(engine_error)?;
+        let gates: Vec<Term> = match (gate_field, gates) {
+            (Some(f), Some(g)) => {
+                let f = schema.get_field(f).map_err(engine_error)?;
+                g.iter().map(|t| Term::from_field_text(f, t)).collect()
+            }
+            _ => Vec::new(),
+        };
         let exclude = match (exclude_field, exclude_term) {
             (Some(f), Some(t)) => Some(Term::from_field_text(
                 schema.get_field(f).map_err(engine_error)?,
@@ -634,6 +644,7 @@ impl PhraseIndex {
         let only = Filter {
             exclude: exclude.as_ref(),
             skip: skip.as_ref(),
+            gates: &gates,
         };
         let parts = py.allow_threads(|| -> tantivy::Result<Vec<Part>> {
             let searcher = self.reader.searcher();
@@ -643,6 +654,9 @@ impl PhraseIndex {
             let mut lead = u64::MAX;
             for tok in &tokens {
                 lead = lead.min(searcher.doc_freq(&Term::from_field_text(field, tok))?);
+            }
+            for gate in &gates {
+                lead = lead.min(searcher.doc_freq(gate)?);
             }
             let threads = if lead < self.parallel_from {
                 1
@@ -700,11 +714,19 @@ fn segment_groups(segments: &[SegmentReader], threads: usize) -> Vec<Vec<&Segmen
         .collect()
 }
 
-/// Which passages a match leaves out: those carrying a term, those of some statements.
+/// Which passages a match leaves out: those carrying a term, those of some statements,
+/// those without every gate term.
+///
+/// Gates are terms every matching passage must hold: the pair terms of a longer
+/// phrase's adjacent words (a passage holding "international peace and security" holds
+/// the pair "international_peace"). A pair is often rarer than each of its words, and a
+/// passage without it is passed over before any position is read: "international peace
+/// and security" read the positions of "and" in every passage with "security" before.
 #[derive(Clone, Copy)]
 struct Filter<'a> {
     exclude: Option<&'a Term>,
     skip: Option<&'a Vec<i64>>, // ascending
+    gates: &'a [Term],
 }
 
 /// Append the matching passages of one segment to `rows`.
@@ -736,12 +758,20 @@ fn match_segment(
     } else {
         IndexRecordOption::WithFreqsAndPositions
     };
-    let mut postings: Vec<SegmentPostings> = Vec::with_capacity(words.len());
+    // The words' postings, then the gates' (documents only).
+    let mut postings: Vec<SegmentPostings> = Vec::with_capacity(words.len() + only.gates.len());
     for word in &words {
         let term = Term::from_field_text(field, word);
         match inverted.read_postings(&term, record)? {
             Some(p) => postings.push(p),
             None => return Ok(Part::default()), // a word absent from the segment: no passage here
+        }
+    }
+    for gate in only.gates {
+        let inverted = segment.inverted_index(gate.field())?;
+        match inverted.read_postings(gate, IndexRecordOption::Basic)? {
+            Some(p) => postings.push(p),
+            None => return Ok(Part::default()),
         }
     }
     let mut excluded = match exclude {
@@ -760,7 +790,7 @@ fn match_segment(
     order.sort_by_key(|&i| postings[i].doc_freq());
     let lead = order[0];
     let single = tokens.len() == 1;
-    let mut positions: Vec<Vec<u32>> = vec![Vec::new(); postings.len()];
+    let mut positions: Vec<Vec<u32>> = vec![Vec::new(); words.len()];
     let mut starts: Vec<u32> = Vec::new();
     let mut kept: Vec<u32> = Vec::new();
     // At most every document of the rarest word matches: room for that many up front,
@@ -809,9 +839,9 @@ fn match_segment(
         };
         if is_alive && !is_excluded {
             let count = if single {
-                postings[lead].term_freq()
+                postings[0].term_freq()
             } else {
-                for (i, p) in postings.iter_mut().enumerate() {
+                for (i, p) in postings.iter_mut().take(words.len()).enumerate() {
                     positions[i].clear();
                     p.positions(&mut positions[i]);
                 }

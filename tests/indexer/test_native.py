@@ -19,7 +19,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from indexer.backends.base import Matches, statement_key
-from indexer.backends.embedded import EmbeddedBackend
+from indexer.backends.embedded import PAIRS, EmbeddedBackend
+
+from indexer.backends.pairs import pair_terms
 from indexer.ingest import delete, ingest
 from indexer.model import Statement, statement_from_record
 from indexer.query import And, DateRange, FieldIs, Node, Phrase
@@ -182,6 +184,15 @@ def test_native_matches_brute_force_and_tantivy(
                 for n in (1, 4)
             ]
             assert all(np.array_equal(a, b) for a, b in zip(*rows, strict=True))
+            if len(toks) > 2:
+                # Gated by the phrase's pair terms: the same rows; by a pair no passage
+                # holds: none (the gates are applied, not ignored).
+                made = sorted(set(pair_terms(" ".join(toks)).split()))
+                native_phrases = NativePhrases(path, threads=2, parallel_from=0)
+                gated = native_phrases.match("tokens", toks, None, gates=(PAIRS, made))
+                assert all(np.array_equal(a, b) for a, b in zip(rows[0], gated, strict=True))
+                shut = native_phrases.match("tokens", toks, None, gates=(PAIRS, ["b_b_b"]))
+                assert len(shut.passages) == 0
             # Their texts as the tantivy package reads them (a pair asked twice, and one
             # no passage has, included).
             found = rows[0]
