@@ -20,7 +20,6 @@ from hypothesis import strategies as st
 
 from indexer.backends.base import Matches, statement_key
 from indexer.backends.embedded import PAIRS, EmbeddedBackend
-
 from indexer.backends.pairs import pair_terms
 from indexer.ingest import delete, ingest
 from indexer.model import Statement, statement_from_record
