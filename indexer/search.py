@@ -456,14 +456,11 @@ class Search:
         snippets: int,
     ) -> list[StatementHit]:
         wanted: dict[int, list[int]] = {}
-        at = np.asarray(page, dtype=np.int64)
-        starts = ranked.starts[at].tolist()
-        # A statement's own rows only (a statement with fewer matching passages than
-        # snippets must not ask for its neighbour's passage numbers).
-        stops = np.minimum(ranked.starts[at + 1], ranked.starts[at] + max(snippets, 1)).tolist()
-        passages = ranked.matches.passages
-        for i, start, stop in zip(page, starts, stops, strict=True):
-            wanted[ranked.key(i)] = passages[start:stop].tolist()
+        # The page's statements' rows only (of a common phrase, matched statement by
+        # statement, no other row is read).
+        rows = ranked.matches.statement_passages(page)
+        for i, passages in zip(page, rows, strict=True):
+            wanted[ranked.key(i)] = passages[: max(snippets, 1)].tolist()
         texts = self.backend.passage_texts(
             [(k, p) for k, ps in wanted.items() for p in ps] if snippets else []
         )
@@ -506,17 +503,41 @@ class Search:
         catalog = self.catalog()
         rows = ranked.rows[ranked.rows >= 0]
         out: dict[str, list[tuple[str, int]]] = {}
+        # A common phrase matches most of the catalog (at ten million passages, "of the"
+        # is in all but a few of 259k statements): then every statement's codes are
+        # counted, weighed by whether it matched, rather than the matches' own gathered
+        # one by one (a random read each).
+        mask = None
+        if len(rows) * 4 > len(catalog):
+            mask = np.zeros(len(catalog), dtype=np.float64)
+            mask[rows] = 1.0
         for name, column in catalog.facets.items():
-            if isinstance(column, Codes):
-                codes = column.codes[rows]
+            n_labels = len(column.labels)
+            counts: npt.NDArray[np.int64]
+            if n_labels == 0:
+                counts = np.zeros(0, dtype=np.int64)
+            elif isinstance(column, Codes):
+                if n_labels == 1:
+                    counts = np.array([len(rows)], dtype=np.int64)
+                elif mask is not None:
+                    weighed = np.bincount(column.codes, weights=mask, minlength=n_labels)
+                    counts = weighed.astype(np.int64)
+                else:
+                    counts = np.bincount(column.codes[rows], minlength=n_labels)
             else:
-                # Gather each row's run of codes without a Python loop.
                 starts = column.starts[rows]
                 lengths = column.starts[rows + 1] - starts
-                begin = np.cumsum(lengths) - lengths
-                gather = np.repeat(starts - begin, lengths) + np.arange(int(lengths.sum()))
-                codes = column.codes[gather]
-            counts = np.bincount(codes, minlength=len(column.labels))
+                if n_labels == 1:
+                    counts = np.array([int(lengths.sum())], dtype=np.int64)
+                elif mask is not None:
+                    weights = np.repeat(mask, np.diff(column.starts))
+                    weighed = np.bincount(column.codes, weights=weights, minlength=n_labels)
+                    counts = weighed.astype(np.int64)
+                else:
+                    # Gather each row's run of codes without a Python loop.
+                    begin = np.cumsum(lengths) - lengths
+                    gather = np.repeat(starts - begin, lengths) + np.arange(int(lengths.sum()))
+                    counts = np.bincount(column.codes[gather], minlength=n_labels)
             nz = np.flatnonzero(counts)
             pairs = [(column.labels[c], int(counts[c])) for c in nz]
             if name == "year":

@@ -17,6 +17,7 @@ from typing import Any, Protocol, TypeVar
 import numpy as np
 import numpy.typing as npt
 
+from indexer.errors import EngineFailure
 from indexer.model import Statement
 from indexer.query import Node
 
@@ -64,6 +65,13 @@ class StatementMeta:
     hash: str
 
 
+class RowReader(Protocol):
+    """Reads the rows of matches made statement by statement (see `Matches.later`): of
+    the statements whose keys are given (ascending), or of all of them (None)."""
+
+    def __call__(self, keys: npt.NDArray[np.int64] | None) -> Matches: ...
+
+
 class Matches:
     """Every passage matching a query: parallel arrays, one row per passage, sorted by
     (statement key, passage number). Not to be changed once made.
@@ -71,9 +79,13 @@ class Matches:
     `occurrences[i, j]` is how often text clause j (in `query.leaves` order) occurs in
     passage i under the matching model; zero for a clause the passage matched without
     (e.g. the other side of an OR).
+
+    Matches made `later` know their statements first, and read their rows only when
+    asked: counting, ranking and faceting a search need only the statements, a page
+    the rows of its own (`statement_passages`).
     """
 
-    __slots__ = ("_keys", "groups", "occurrences", "passages")
+    __slots__ = ("_keys", "_later", "_occurrences", "_passages", "groups")
 
     def __init__(
         self,
@@ -88,9 +100,51 @@ class Matches:
         if keys is None and groups is None:
             raise ValueError("matches need their rows' keys or their statements")
         self._keys = keys
-        self.passages = passages
-        self.occurrences = occurrences
+        self._passages: npt.NDArray[np.int32] | None = passages
+        self._occurrences: npt.NDArray[np.int32] | None = occurrences
+        self._later: RowReader | None = None
         self.groups = groups
+
+    @classmethod
+    def later(cls, groups: Statements, read: RowReader) -> Matches:
+        """Matches of which only the statements are known yet; `read` gives the rows."""
+        made = cls(None, np.zeros(0, np.int32), np.zeros((0, 1), np.int32), groups)
+        made._passages = made._occurrences = None
+        made._later = read
+        return made
+
+    @property
+    def passages(self) -> npt.NDArray[np.int32]:
+        """Each row's passage number."""
+        if self._passages is None:
+            self._read()
+        assert self._passages is not None
+        return self._passages
+
+    @property
+    def occurrences(self) -> npt.NDArray[np.int32]:
+        """Each row's occurrences of each clause."""
+        if self._occurrences is None:
+            self._read()
+        assert self._occurrences is not None
+        return self._occurrences
+
+    def _read(self) -> None:
+        """Read the rows of matches made `later`, and hold them to the statements."""
+        groups, read = self.groups, self._later
+        assert groups is not None and read is not None
+        rows = read(None)
+        got = rows.by_statement()
+        if len(got.keys) != len(groups.keys):
+            # These matches were narrowed (`only_statements`) after they were made.
+            rows = rows.only_statements(np.isin(got.keys, groups.keys))
+            got = rows.by_statement()
+        if not (
+            np.array_equal(got.keys, groups.keys) and np.array_equal(got.starts, groups.starts)
+        ):
+            raise EngineFailure("the rows read later differ from the statements matched")
+        self._occurrences = rows.occurrences
+        self._passages = rows.passages
 
     @property
     def keys(self) -> npt.NDArray[np.int64]:
@@ -109,7 +163,32 @@ class Matches:
         return cls(np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros((0, n_leaves), np.int32))
 
     def __len__(self) -> int:
-        return len(self.passages)
+        if self._passages is None:
+            assert self.groups is not None
+            return int(self.groups.starts[-1])
+        return len(self._passages)
+
+    def statement_passages(self, at: Sequence[int]) -> list[npt.NDArray[np.int32]]:
+        """The passage numbers of the statements at `at` (indexes in `by_statement`
+        order), each in order; of matches made `later`, only theirs are read."""
+        groups = self.by_statement()
+        starts = groups.starts
+        if self._passages is not None or self._later is None:
+            passages = self.passages
+            return [passages[starts[i] : starts[i + 1]] for i in at]
+        if not len(at):
+            return []
+        keys = groups.keys[np.asarray(at, dtype=np.int64)]
+        rows = self._later(np.unique(keys))
+        got = rows.by_statement()
+        where = {key: j for j, key in enumerate(got.keys.tolist())}
+        out = []
+        for i, key in zip(at, keys.tolist(), strict=True):
+            j = where.get(key)
+            if j is None or got.starts[j + 1] - got.starts[j] != starts[i + 1] - starts[i]:
+                raise EngineFailure("the rows read later differ from the statements matched")
+            out.append(rows.passages[got.starts[j] : got.starts[j + 1]])
+        return out
 
     def by_statement(self) -> Statements:
         """The rows grouped by statement (rows come sorted by key: a statement's rows
@@ -134,13 +213,16 @@ class Matches:
         `by_statement` order), grouped as before."""
         groups = self.by_statement()
         lengths = np.diff(groups.starts)
-        keep = np.repeat(admitted, lengths)
         starts = np.concatenate(([0], np.cumsum(lengths[admitted]))).astype(np.int64)
+        kept = Statements(groups.keys[admitted], starts, groups.occurrences[admitted])
+        if self._passages is None and self._later is not None:
+            return Matches.later(kept, self._later)
+        keep = np.repeat(admitted, lengths)
         return Matches(
             None if self._keys is None else self._keys[keep],
             self.passages[keep],
             self.occurrences[keep],
-            Statements(groups.keys[admitted], starts, groups.occurrences[admitted]),
+            kept,
         )
 
 

@@ -50,7 +50,7 @@ from indexer.backends.fields import (
     statement_meta,
     statement_values,
 )
-from indexer.backends.native import NativePhrases, NativeWriter, PassageIn
+from indexer.backends.native import LaterRows, NativePhrases, NativeWriter, PassageIn
 from indexer.backends.pairs import GROUPS, JOINER, pair_of, pair_terms_for
 from indexer.catalog import catalog_of
 from indexer.errors import EngineFailure, EngineUnavailable, QueryError, TifaError
@@ -144,12 +144,15 @@ class EmbeddedBackend:
         native: bool | None = None,
         match_threads: int | None = None,
         most_merged: int | None = None,
+        deferred_from: int | None = None,
     ) -> None:
         """`native`: match plain phrases with the native extension (None: when it is
         installed; True: fail without it; False: never); `match_threads`: how many
         threads it matches one query's segments with (None: one per core, at most 4);
         `most_merged`: no merge by the native writer makes a segment of more than this
-        many documents (None: 400,000; see `native/src/writer.rs`)."""
+        many documents (None: 400,000; see `native/src/writer.rs`); `deferred_from`: a
+        phrase whose rarest word is in at least this many passages is matched statement
+        by statement, its rows read when asked (None: 100,000; 0: always, for tests)."""
         self.path = Path(path)
         self._meta_file = str(self.path / "meta.json")
         self._heap = writer_heap_mb * 1_000_000
@@ -185,7 +188,11 @@ class EmbeddedBackend:
         except (OSError, ValueError) as exc:
             raise EngineUnavailable(f"cannot open the index at {self.path}: {exc}") from exc
         use_native = native_matcher.available() if native is None else native
-        self._native = NativePhrases(self.path, match_threads) if use_native else None
+        self._native = (
+            NativePhrases(self.path, match_threads, deferred_from=deferred_from)
+            if use_native
+            else None
+        )
         self._pair_terms = pair_terms_for(use_native)
         self._refresh(force=True)
 
@@ -726,7 +733,8 @@ class EmbeddedBackend:
             # they are caught below.
             skip = catalog_of(self.statements()).turned_away(rest)
         parts = []
-        for field, variants, unlemmatised in self._branches(searcher, leaf):
+        branches = self._branches(searcher, leaf)
+        for field, variants, unlemmatised in branches:
             (toks,) = variants  # no prefix: exactly one
             exclude = (LEMMATISED, "y") if unlemmatised else None
             pair = pair_of(toks) if field == "tokens" else None
@@ -739,8 +747,10 @@ class EmbeddedBackend:
                 # before their positions are read.
                 made = sorted(set(self._pair_terms(" ".join(toks)).split()))
                 gates = (PAIRS, made) if made else None
-            found = self._native.match(field, toks, exclude, skip, gates)
-            if len(found.passages):
+            # One field to look in: a common phrase's rows may be left to be read when
+            # asked (the statements count, rank and facet a search; see `Matches.later`).
+            found = self._native.match(field, toks, exclude, skip, gates, len(branches) == 1)
+            if len(found.keys):
                 parts.append(found)
         if not parts:
             return Matches.empty(1)
@@ -748,7 +758,10 @@ class EmbeddedBackend:
             found = parts[0]
             # The matcher grouped its rows by statement: nothing to regroup.
             groups = Statements(found.keys, found.starts, found.occurrences.reshape(-1, 1))
-            matches = Matches(None, found.passages, found.counts.reshape(-1, 1), groups)
+            if found.later is not None:
+                matches = Matches.later(groups, _RowsOf(found.later))
+            else:
+                matches = Matches(None, found.passages, found.counts.reshape(-1, 1), groups)
         else:
             keys = np.concatenate([np.repeat(f.keys, np.diff(f.starts)) for f in parts])
             pnos = np.concatenate([f.passages for f in parts])
@@ -991,6 +1004,21 @@ class EmbeddedBackend:
             if self._writer is not None:
                 self._writer.close()
                 self._writer = None
+
+
+class _RowsOf:
+    """The rows of a phrase the native matcher matched statement by statement, as
+    `Matches` (a `RowReader`)."""
+
+    __slots__ = ("_later",)
+
+    def __init__(self, later: LaterRows) -> None:
+        self._later = later
+
+    def __call__(self, keys: npt.NDArray[np.int64] | None) -> Matches:
+        found = self._later.rows(keys)
+        groups = Statements(found.keys, found.starts, found.occurrences.reshape(-1, 1))
+        return Matches(None, found.passages, found.counts.reshape(-1, 1), groups)
 
 
 class _PackageWriter:

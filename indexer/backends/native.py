@@ -23,6 +23,14 @@ from indexer.errors import EngineFailure, EngineUnavailable
 _T = TypeVar("_T")
 
 
+class _Deferred(Protocol):
+    def rows(self, only_keys: bytes | None = None) -> _Packed: ...
+
+
+# Rows' passage numbers and counts, statements' keys, row starts and occurrences.
+_Packed = tuple[bytes, bytes, bytes, bytes, bytes]
+
+
 class _PhraseIndex(Protocol):
     threads: int
 
@@ -39,7 +47,8 @@ class _PhraseIndex(Protocol):
         skip_keys: bytes | None = None,
         gate_field: str | None = None,
         gates: list[str] | None = None,
-    ) -> tuple[bytes, bytes, bytes, bytes, bytes]: ...
+        defer: bool = False,
+    ) -> tuple[_Packed, _Deferred | None]: ...
 
 
 class _PairMaker(Protocol):
@@ -84,7 +93,11 @@ class _AsciiSnippets(Protocol):
 
 class _Module(Protocol):
     def PhraseIndex(  # noqa: N802
-        self, path: str, threads: int | None = None, parallel_from: int | None = None
+        self,
+        path: str,
+        threads: int | None = None,
+        parallel_from: int | None = None,
+        deferred_from: int | None = None,
     ) -> _PhraseIndex: ...
 
     def PairMaker(self, groups: list[list[str]], joiner: str) -> _PairMaker: ...  # noqa: N802
@@ -142,23 +155,62 @@ def ascii_snippets(
 class Found(NamedTuple):
     """What the native matcher finds: each matching passage's number and occurrences,
     sorted by (statement key, passage number), and their statements: keys (ascending),
-    where each one's rows start (one entry more than statements) and its occurrences."""
+    where each one's rows start (one entry more than statements) and its occurrences.
+
+    `later`, when set, reads the rows, which were not made (`passages` and `counts`
+    are empty; see `NativePhrases.match`)."""
 
     passages: npt.NDArray[np.int32]
     counts: npt.NDArray[np.int32]
     keys: npt.NDArray[np.int64]
     starts: npt.NDArray[np.int64]
     occurrences: npt.NDArray[np.int64]
+    later: LaterRows | None = None
+
+
+def _found(packed: _Packed, later: LaterRows | None = None) -> Found:
+    pnos, occ, keys, starts, sums = packed
+    return Found(
+        np.frombuffer(pnos, dtype="<i4").astype(np.int32, copy=False),
+        np.frombuffer(occ, dtype="<i4").astype(np.int32, copy=False),
+        np.frombuffer(keys, dtype="<i8").astype(np.int64, copy=False),
+        np.frombuffer(starts, dtype="<i8").astype(np.int64, copy=False),
+        np.frombuffer(sums, dtype="<i8").astype(np.int64, copy=False),
+        later,
+    )
+
+
+class LaterRows:
+    """The rows of a phrase matched statement by statement, read on demand from the view
+    of the index it was matched in (what was written since does not change them)."""
+
+    def __init__(self, deferred: _Deferred) -> None:
+        self._deferred = deferred
+
+    def rows(self, keys: npt.NDArray[np.int64] | None = None) -> Found:
+        """The rows of the statements `keys` names (ascending), or of all of them."""
+        only = None if keys is None else np.ascontiguousarray(keys, dtype="<i8").tobytes()
+        try:
+            return _found(self._deferred.rows(only))
+        except ValueError as exc:
+            raise EngineFailure(f"the native matcher failed to read rows: {exc}") from exc
 
 
 class NativePhrases:
     """Plain-phrase matches read by the extension from the index at `path`; one query's
     segments are matched by `threads` threads (default: one per core, at most 4) when
     its rarest word is in at least `parallel_from` passages (default: the extension's
-    4,096; below that a thread costs more than it saves; 0: always, for tests)."""
+    4,096; below that a thread costs more than it saves; 0: always, for tests). A
+    phrase whose rarest word is in at least `deferred_from` passages (default: the
+    extension's 100,000; 0: always, for tests) may be matched statement by statement,
+    its rows read later (`match(defer=True)`)."""
 
     def __init__(
-        self, path: Path, threads: int | None = None, parallel_from: int | None = None
+        self,
+        path: Path,
+        threads: int | None = None,
+        parallel_from: int | None = None,
+        deferred_from: int | None = None,
     ) -> None:
         module = _module()
         if module is None:
@@ -167,7 +219,7 @@ class NativePhrases:
                 "`pip install ./native` (needs a Rust toolchain), or set TIFA_NATIVE=off"
             )
         try:
-            self._index = module.PhraseIndex(str(path), threads, parallel_from)
+            self._index = module.PhraseIndex(str(path), threads, parallel_from, deferred_from)
         except (OSError, ValueError) as exc:
             raise EngineUnavailable(f"the native matcher cannot open {path}: {exc}") from exc
 
@@ -190,15 +242,20 @@ class NativePhrases:
         exclude: tuple[str, str] | None,
         skip_keys: bytes | None = None,
         gates: tuple[str, Sequence[str]] | None = None,
+        defer: bool = False,
     ) -> Found:
         """Every passage in which `tokens` occur consecutively in `field`, with its
         statements (`Found`); passages carrying term `exclude[1]` in field `exclude[0]`
         are left out, and so are the passages of the statements whose keys `skip_keys`
         holds (ascending little-endian int64s, as `Catalog.turned_away` packs them).
         `gates`: (field, terms) every matching passage must hold (the pair terms of the
-        phrase's adjacent words), checked before any position is read."""
+        phrase's adjacent words), checked before any position is read.
+
+        With `defer`, a phrase whose rarest word is in at least `deferred_from` passages
+        (see the class) is matched statement by statement: `Found.later` then reads its
+        rows when they are asked for."""
         try:
-            pnos, occ, keys, starts, sums = self._index.match_phrase(
+            packed, deferred = self._index.match_phrase(
                 field,
                 tokens,
                 exclude_field=exclude[0] if exclude else None,
@@ -206,16 +263,11 @@ class NativePhrases:
                 skip_keys=skip_keys,
                 gate_field=gates[0] if gates else None,
                 gates=list(gates[1]) if gates else None,
+                defer=defer,
             )
         except ValueError as exc:
             raise EngineFailure(f"the native matcher failed: {exc}") from exc
-        return Found(
-            np.frombuffer(pnos, dtype="<i4").astype(np.int32, copy=False),
-            np.frombuffer(occ, dtype="<i4").astype(np.int32, copy=False),
-            np.frombuffer(keys, dtype="<i8").astype(np.int64, copy=False),
-            np.frombuffer(starts, dtype="<i8").astype(np.int64, copy=False),
-            np.frombuffer(sums, dtype="<i8").astype(np.int64, copy=False),
-        )
+        return _found(packed, None if deferred is None else LaterRows(deferred))
 
     def passage_texts(self, wanted: list[tuple[int, int]]) -> list[str | None]:
         """The stored text of each (statement key, passage number), in order; None where

@@ -161,39 +161,50 @@ struct Statements {
 /// A run of rows: (key, first passage number, part, start, end).
 type Run = (i64, u32, usize, usize, usize);
 
-/// Sort runs by (key, first passage number).
+/// Sort runs by (key, first passage number) (see `sort_by_spread_key`).
+fn sort_runs(runs: &mut Vec<Run>) {
+    if runs.len() < 256 {
+        runs.sort_unstable_by_key(|r| (r.0, r.1));
+        return;
+    }
+    sort_by_spread_key(runs, |r| r.0, |r| (r.0, r.1));
+}
+
+/// Sort `items` by `by`, whose first part is `key`.
 ///
-/// Statement keys are hashes, spread evenly over their range: the runs are first dealt
-/// into about as many buckets as there are runs by the high bits of their keys (two
-/// passes, no comparison), then each bucket, a run or two as a rule, is sorted. For
+/// Statement keys are hashes, spread evenly over their range: the items are first dealt
+/// into about as many buckets as there are items by the high bits of their keys (two
+/// passes, no comparison), then each bucket, an item or two as a rule, is sorted. For
 /// "at the" (10k runs) a comparison sort of the runs had been a fifth of the match. Any
 /// keys sort correctly; keys bunched together only make the buckets larger.
-fn sort_runs(runs: &mut Vec<Run>) {
-    let by = |r: &Run| (r.0, r.1);
-    if runs.len() < 256 {
-        runs.sort_unstable_by_key(by);
+fn sort_by_spread_key<T: Copy, K: Ord>(
+    items: &mut Vec<T>,
+    key: impl Fn(&T) -> i64,
+    by: impl Fn(&T) -> K,
+) {
+    if items.len() < 2 {
         return;
     }
     // Keys as unsigned, in the same order.
-    let ukey = |r: &Run| (r.0 as u64) ^ (1 << 63);
-    let (lo, hi) = runs.iter().fold((u64::MAX, 0u64), |(lo, hi), r| {
+    let ukey = |r: &T| (key(r) as u64) ^ (1 << 63);
+    let (lo, hi) = items.iter().fold((u64::MAX, 0u64), |(lo, hi), r| {
         (lo.min(ukey(r)), hi.max(ukey(r)))
     });
     let span_bits = u64::BITS - (hi - lo).leading_zeros();
-    let bucket_bits = usize::BITS - 1 - runs.len().leading_zeros(); // floor(log2(len))
+    let bucket_bits = usize::BITS - 1 - items.len().leading_zeros(); // floor(log2(len))
     let shift = span_bits.saturating_sub(bucket_bits);
-    let bucket = |r: &Run| ((ukey(r) - lo) >> shift) as usize;
+    let bucket = |r: &T| ((ukey(r) - lo) >> shift) as usize;
     let buckets = ((hi - lo) >> shift) as usize + 1; // at most len + 1
     let mut ends = vec![0usize; buckets + 1];
-    for r in runs.iter() {
+    for r in items.iter() {
         ends[bucket(r) + 1] += 1;
     }
     for b in 1..ends.len() {
         ends[b] += ends[b - 1];
     }
     let mut next = ends.clone();
-    let mut out: Vec<Run> = vec![(0, 0, 0, 0, 0); runs.len()];
-    for r in runs.iter() {
+    let mut out: Vec<T> = items.clone();
+    for r in items.iter() {
         let b = bucket(r);
         out[next[b]] = *r;
         next[b] += 1;
@@ -201,10 +212,10 @@ fn sort_runs(runs: &mut Vec<Run>) {
     for b in 0..buckets {
         let slice = &mut out[ends[b]..ends[b + 1]];
         if slice.len() > 1 {
-            slice.sort_unstable_by_key(by);
+            slice.sort_unstable_by_key(&by);
         }
     }
-    *runs = out;
+    *items = out;
 }
 
 /// Values that are written to Python as their little-endian bytes.
@@ -343,6 +354,7 @@ struct PhraseIndex {
     reader: IndexReader,
     threads: usize,     // matching threads per query
     parallel_from: u64, // the rarest word's passages from which a query uses them
+    deferred_from: u64, // ... from which a query may be matched statement by statement
     // The doc store reader of each segment, opened once (see `stored_text`).
     stores: Mutex<HashMap<SegmentId, Arc<StoreReader>>>,
 }
@@ -448,10 +460,17 @@ fn stored_text(doc: &[u8], text: u32) -> Option<Option<std::ops::Range<usize>>> 
 impl PhraseIndex {
     /// `threads`: how many threads match one query (default: one per core, at most 4);
     /// `parallel_from`: a phrase uses them when its rarest word is in at least that many
-    /// passages (default `PARALLEL_FROM`; 0: always, as tests ask).
+    /// passages (default `PARALLEL_FROM`; 0: always, as tests ask); `deferred_from`: a
+    /// phrase may be matched statement by statement first when its rarest word is in at
+    /// least that many passages (default `DEFERRED_FROM`; 0: always).
     #[new]
-    #[pyo3(signature = (path, threads=None, parallel_from=None))]
-    fn new(path: PathBuf, threads: Option<usize>, parallel_from: Option<u64>) -> PyResult<Self> {
+    #[pyo3(signature = (path, threads=None, parallel_from=None, deferred_from=None))]
+    fn new(
+        path: PathBuf,
+        threads: Option<usize>,
+        parallel_from: Option<u64>,
+        deferred_from: Option<u64>,
+    ) -> PyResult<Self> {
         let threads = threads
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get().min(4)));
         let index = Index::open_in_dir(&path)
@@ -466,6 +485,7 @@ impl PhraseIndex {
             reader,
             threads,
             parallel_from: parallel_from.unwrap_or(PARALLEL_FROM),
+            deferred_from: deferred_from.unwrap_or(DEFERRED_FROM),
             stores: Mutex::new(HashMap::new()),
         })
     }
@@ -586,13 +606,19 @@ impl PhraseIndex {
     }
 
     /// The passages in which `tokens` occur consecutively in `field`, leaving out
-    /// passages that carry `exclude_term` in `exclude_field` (if given) and passages of
-    /// the statements whose keys `skip_keys` holds (little-endian i64s, if given).
+    /// passages that carry `exclude_term` in `exclude_field` (if given), passages of the
+    /// statements whose keys `skip_keys` holds (little-endian i64s, if given) and
+    /// passages without every one of `gates` in `gate_field` (see `Filter`).
     /// Returns five little-endian arrays as bytes (`Packed`): the rows' passage numbers
     /// (i32) and occurrences (i32), sorted by (statement key, passage number); then their
     /// statements' keys (i64, ascending), where each statement's rows start (i64, and the
-    /// end) and its occurrences (i64).
-    #[pyo3(signature = (field, tokens, exclude_field=None, exclude_term=None, skip_keys=None, gate_field=None, gates=None))]
+    /// end) and its occurrences (i64); and None.
+    ///
+    /// With `defer`, a phrase whose rarest word (or gate) is in at least `deferred_from`
+    /// passages is matched statement by statement: the rows come back empty, and the
+    /// sixth value is a `Deferred` that reads them, all or a few statements' worth, from
+    /// the same view of the index (see `Deferred`).
+    #[pyo3(signature = (field, tokens, exclude_field=None, exclude_term=None, skip_keys=None, gate_field=None, gates=None, defer=false))]
     #[allow(clippy::too_many_arguments)] // the Python signature, keyword arguments
     fn match_phrase<'py>(
         &self,
@@ -604,7 +630,8 @@ impl PhraseIndex {
         skip_keys: Option<&[u8]>,
         gate_field: Option<&str>,
         gates: Option<Vec<String>>,
-    ) -> PyResult<Packed<'py>> {
+        defer: bool,
+    ) -> PyResult<(Packed<'py>, Option<Deferred>)> {
         if tokens.is_empty() {
             return Err(PyValueError::new_err("a phrase needs at least one token"));
         }
@@ -624,67 +651,121 @@ impl PhraseIndex {
             )),
             _ => None,
         };
-        if skip_keys.is_some_and(|b| b.len() % 8 != 0) {
-            return Err(PyValueError::new_err(
-                "skip_keys is not a whole number of i64s",
-            ));
-        }
-        // Sorted and searched, not hashed: a year filter turns away thousands of
-        // statements, and building a set of them cost more than the searches do.
-        let skip: Option<Vec<i64>> = skip_keys.map(|b| {
-            let mut keys: Vec<i64> = b
-                .chunks_exact(8)
-                .map(|c| i64::from_le_bytes(c.try_into().unwrap()))
-                .collect();
-            if !keys.is_sorted() {
-                keys.sort_unstable();
-            }
-            keys
-        });
-        let only = Filter {
-            exclude: exclude.as_ref(),
-            skip: skip.as_ref(),
-            gates: &gates,
+        let skip = match skip_keys {
+            Some(b) => Some(sorted_keys(b)?),
+            None => None,
         };
-        let parts = py.allow_threads(|| -> tantivy::Result<Vec<Part>> {
-            let searcher = self.reader.searcher();
+        let phrase = Phrase {
+            field,
+            tokens,
+            exclude,
+            skip,
+            gates,
+        };
+        let searcher = self.reader.searcher();
+        let found = py.allow_threads(|| -> tantivy::Result<Result<Vec<Part>, Vec<Runs>>> {
             // A phrase whose rarest word is in few passages is matched in well under a
             // millisecond: starting a thread for it (about 0.1 ms here) would cost more
             // than it saves. The rarest word's document frequency says which it is.
-            let mut lead = u64::MAX;
-            for tok in &tokens {
-                lead = lead.min(searcher.doc_freq(&Term::from_field_text(field, tok))?);
-            }
-            for gate in &gates {
-                lead = lead.min(searcher.doc_freq(gate)?);
-            }
+            let lead = phrase.lead_doc_freq(&searcher)?;
             let threads = if lead < self.parallel_from {
                 1
             } else {
                 self.threads
             };
-            let groups = segment_groups(searcher.segment_readers(), threads);
-            std::thread::scope(|scope| -> tantivy::Result<Vec<Part>> {
-                let tokens = &tokens;
-                let run = move |group: Vec<&SegmentReader>| -> tantivy::Result<Vec<Part>> {
-                    group
-                        .into_iter()
-                        .map(|segment| match_segment(segment, field, tokens, only))
-                        .collect()
+            if defer && lead >= self.deferred_from {
+                return Ok(Err(phrase.run(&searcher, threads, |segment| {
+                    phrase.statements_in(segment)
+                })?));
+            }
+            Ok(Ok(phrase.run(&searcher, threads, |segment| {
+                phrase.rows_in(segment, None)
+            })?))
+        });
+        match found.map_err(engine_error)? {
+            // Segments in any order: their runs are merged by `order`.
+            Ok(parts) => Ok((packed(py, &parts)?, None)),
+            Err(runs) => {
+                let statements = merged(runs);
+                let empty = PyBytes::new(py, b"");
+                let column = |values: &[i64]| {
+                    PyBytes::new_with(py, values.len() * 8, |buf| {
+                        put_all(values, buf);
+                        Ok(())
+                    })
                 };
-                let mut groups = groups.into_iter();
-                let mine = groups.next().unwrap_or_default();
-                let others: Vec<_> = groups.map(|g| scope.spawn(move || run(g))).collect();
-                let mut parts = run(mine)?;
-                for other in others {
-                    parts.extend(other.join().expect("a matching thread panicked")?);
-                }
-                Ok(parts)
+                let packed = (
+                    empty.clone(),
+                    empty,
+                    column(&statements.keys)?,
+                    column(&statements.starts)?,
+                    column(&statements.occurrences)?,
+                );
+                let deferred = Deferred {
+                    searcher,
+                    phrase,
+                    threads: self.threads,
+                    parallel_from: self.parallel_from,
+                };
+                Ok((packed, Some(deferred)))
+            }
+        }
+    }
+}
+
+/// Ascending i64 keys from their little-endian bytes.
+fn sorted_keys(bytes: &[u8]) -> PyResult<Vec<i64>> {
+    if !bytes.len().is_multiple_of(8) {
+        return Err(PyValueError::new_err("keys are not a whole number of i64s"));
+    }
+    // Sorted and searched, not hashed: a year filter turns away thousands of
+    // statements, and building a set of them cost more than the searches do.
+    let mut keys: Vec<i64> = bytes
+        .chunks_exact(8)
+        .map(|c| i64::from_le_bytes(c.try_into().expect("chunks of 8")))
+        .collect();
+    if !keys.is_sorted() {
+        keys.sort_unstable();
+    }
+    Ok(keys)
+}
+
+/// A phrase matched statement by statement, whose rows are read when asked.
+///
+/// A common pair at scale ("of the" on ten million passages: 6.4M rows) spent most of
+/// its match making rows: ordering them, copying them out, faulting in their memory.
+/// A search needs its statements (to count, rank and facet them) and the rows of the
+/// twenty on its page; the rest only an export or a timeline asks for. The view of the
+/// index (the searcher) is kept, so the rows read later are those the statements were
+/// counted from, whatever was written since.
+#[pyclass(frozen, module = "tifa_native")]
+struct Deferred {
+    searcher: Searcher,
+    phrase: Phrase,
+    threads: usize,
+    parallel_from: u64,
+}
+
+#[pymethods]
+impl Deferred {
+    /// The rows (as `PhraseIndex.match_phrase` packs them) of the statements whose keys
+    /// `only_keys` holds (little-endian i64s), or of every statement.
+    #[pyo3(signature = (only_keys=None))]
+    fn rows<'py>(&self, py: Python<'py>, only_keys: Option<&[u8]>) -> PyResult<Packed<'py>> {
+        let only = match only_keys {
+            Some(b) => Some(sorted_keys(b)?),
+            None => None,
+        };
+        let phrase = &self.phrase;
+        let parts = py.allow_threads(|| -> tantivy::Result<Vec<Part>> {
+            // A few statements' passages are found from their keys, on one thread.
+            let few = only.is_some() || phrase.lead_doc_freq(&self.searcher)? < self.parallel_from;
+            let threads = if few { 1 } else { self.threads };
+            phrase.run(&self.searcher, threads, |segment| {
+                phrase.rows_in(segment, only.as_deref())
             })
         });
-        let parts = parts.map_err(engine_error)?;
-        // Segments in any order: their runs are merged by `order`.
-        packed(py, &parts)
+        packed(py, &parts.map_err(engine_error)?)
     }
 }
 
@@ -693,6 +774,10 @@ impl PhraseIndex {
 /// took 0.04-0.3 ms on one thread and 0.1 ms more on two, while "climate change" (its
 /// rarer word in about 13k passages) took 1.7 ms on two and 2.0 on one.
 const PARALLEL_FROM: u64 = 4_096;
+
+/// Phrases whose rarest word is in at least this many passages are matched statement by
+/// statement first when the caller can take that (see `Deferred`).
+const DEFERRED_FROM: u64 = 100_000;
 
 /// The segments split into at most `threads` groups of about equal size (largest first,
 /// each to the lightest group), matched in parallel: one query uses every core, as
@@ -714,173 +799,381 @@ fn segment_groups(segments: &[SegmentReader], threads: usize) -> Vec<Vec<&Segmen
         .collect()
 }
 
-/// Which passages a match leaves out: those carrying a term, those of some statements,
-/// those without every gate term.
+/// What is matched: `tokens` consecutively in `field`, leaving out passages that carry
+/// `exclude`, the passages of the statements `skip` holds (ascending), and passages
+/// without every term of `gates`.
 ///
 /// Gates are terms every matching passage must hold: the pair terms of a longer
 /// phrase's adjacent words (a passage holding "international peace and security" holds
 /// the pair "international_peace"). A pair is often rarer than each of its words, and a
 /// passage without it is passed over before any position is read: "international peace
 /// and security" read the positions of "and" in every passage with "security" before.
-#[derive(Clone, Copy)]
-struct Filter<'a> {
-    exclude: Option<&'a Term>,
-    skip: Option<&'a Vec<i64>>, // ascending
-    gates: &'a [Term],
+struct Phrase {
+    field: Field,
+    tokens: Vec<String>,
+    exclude: Option<Term>,
+    skip: Option<Vec<i64>>,
+    gates: Vec<Term>,
 }
 
-/// Append the matching passages of one segment to `rows`.
-fn match_segment(
-    segment: &SegmentReader,
-    field: Field,
-    tokens: &[String],
-    only: Filter<'_>,
-) -> tantivy::Result<Part> {
-    let exclude = only.exclude;
-    let inverted = segment.inverted_index(field)?;
-    // Each distinct word once; `slot[i]` is the word at phrase offset i.
-    let mut words: Vec<&str> = Vec::new();
-    let mut slot: Vec<usize> = Vec::with_capacity(tokens.len());
-    for tok in tokens {
-        let at = match words.iter().position(|w| *w == tok.as_str()) {
-            Some(at) => at,
-            None => {
-                words.push(tok);
-                words.len() - 1
-            }
-        };
-        slot.push(at);
-    }
-    // One word (a pair term among them): its frequencies are the counts, and postings
-    // read without positions skip their bookkeeping on every document.
-    let record = if tokens.len() == 1 {
-        IndexRecordOption::WithFreqs
-    } else {
-        IndexRecordOption::WithFreqsAndPositions
-    };
-    // The words' postings, then the gates' (documents only).
-    let mut postings: Vec<SegmentPostings> = Vec::with_capacity(words.len() + only.gates.len());
-    for word in &words {
-        let term = Term::from_field_text(field, word);
-        match inverted.read_postings(&term, record)? {
-            Some(p) => postings.push(p),
-            None => return Ok(Part::default()), // a word absent from the segment: no passage here
-        }
-    }
-    for gate in only.gates {
-        let inverted = segment.inverted_index(gate.field())?;
-        match inverted.read_postings(gate, IndexRecordOption::Basic)? {
-            Some(p) => postings.push(p),
-            None => return Ok(Part::default()),
-        }
-    }
-    let mut excluded = match exclude {
-        Some(term) => segment
-            .inverted_index(term.field())?
-            .read_postings(term, IndexRecordOption::Basic)?,
-        None => None,
-    };
-    let fast = segment.fast_fields();
-    let key_column = fast.i64("key")?;
-    let pnt_column = fast.u64("pnt")?;
-    let alive = segment.alive_bitset();
+/// Matching statements of one segment, as runs of passages in document order: a
+/// statement's key, its passages in the run and their occurrences. A statement's
+/// passages are as a rule one run; where the index writer split them, its runs are
+/// summed by `merged`.
+#[derive(Default)]
+struct Runs {
+    keys: Vec<i64>,
+    passages: Vec<u32>,
+    occurrences: Vec<u64>,
+}
 
-    // Drive the intersection with the rarest word.
-    let mut order: Vec<usize> = (0..postings.len()).collect();
-    order.sort_by_key(|&i| postings[i].doc_freq());
-    let lead = order[0];
-    let single = tokens.len() == 1;
-    let mut positions: Vec<Vec<u32>> = vec![Vec::new(); words.len()];
-    let mut starts: Vec<u32> = Vec::new();
-    let mut kept: Vec<u32> = Vec::new();
-    // At most every document of the rarest word matches: room for that many up front,
-    // not regrown (and copied) while matching.
-    let most = postings[lead].doc_freq() as usize;
-    let mut docs: Vec<DocId> = Vec::with_capacity(most);
-    let mut counts: Vec<u32> = Vec::with_capacity(most);
+/// Documents matched before their keys are read, in one batch per column.
+const CHUNK: usize = 4_096;
 
-    let (mut last_key, mut have_key, mut last_skipped) = (0i64, false, false);
-    let mut doc: DocId = postings[lead].doc();
-    while doc != TERMINATED {
-        // Leapfrog: seek every other word to `doc`; restart from the furthest.
-        let mut candidate = doc;
-        for &i in &order[1..] {
-            let d = postings[i].seek(candidate);
-            if d > candidate {
-                candidate = d;
-                break;
-            }
+impl Phrase {
+    /// The document frequency of the rarest word or gate: at most that many passages match.
+    fn lead_doc_freq(&self, searcher: &Searcher) -> tantivy::Result<u64> {
+        let mut lead = u64::MAX;
+        for tok in &self.tokens {
+            lead = lead.min(searcher.doc_freq(&Term::from_field_text(self.field, tok))?);
         }
-        if candidate != doc {
-            if candidate == TERMINATED {
-                break;
-            }
-            doc = postings[lead].seek(candidate);
-            continue;
+        for gate in &self.gates {
+            lead = lead.min(searcher.doc_freq(gate)?);
         }
-        if let Some(skip) = only.skip {
-            // Before any position is read: a filtered phrase decodes positions only in
-            // the statements the filters admit. A statement's passages are contiguous,
-            // so the set is asked once per statement, not per passage.
-            let key = key_column.first(doc).unwrap_or(0);
-            if key != last_key || !have_key {
-                (last_key, have_key) = (key, true);
-                last_skipped = skip.binary_search(&key).is_ok();
-            }
-            if last_skipped {
-                doc = postings[lead].advance();
-                continue;
-            }
-        }
-        let is_alive = alive.is_none_or(|bits| bits.is_alive(doc));
-        let is_excluded = match excluded.as_mut() {
-            Some(p) => p.doc() <= doc && p.seek(doc) == doc,
-            None => false,
-        };
-        if is_alive && !is_excluded {
-            let count = if single {
-                postings[0].term_freq()
-            } else {
-                for (i, p) in postings.iter_mut().take(words.len()).enumerate() {
-                    positions[i].clear();
-                    p.positions(&mut positions[i]);
-                }
-                phrase_count(&positions, &slot, &mut starts, &mut kept)
+        Ok(lead)
+    }
+
+    /// `each` of the searcher's segments, in `threads` groups matched in parallel.
+    fn run<T: Send>(
+        &self,
+        searcher: &Searcher,
+        threads: usize,
+        each: impl Fn(&SegmentReader) -> tantivy::Result<T> + Sync,
+    ) -> tantivy::Result<Vec<T>> {
+        let groups = segment_groups(searcher.segment_readers(), threads);
+        std::thread::scope(|scope| -> tantivy::Result<Vec<T>> {
+            let each = &each;
+            let run = move |group: Vec<&SegmentReader>| -> tantivy::Result<Vec<T>> {
+                group.into_iter().map(each).collect()
             };
-            if count > 0 {
+            let mut groups = groups.into_iter();
+            let mine = groups.next().unwrap_or_default();
+            let others: Vec<_> = groups.map(|g| scope.spawn(move || run(g))).collect();
+            let mut found = run(mine)?;
+            for other in others {
+                found.extend(other.join().expect("a matching thread panicked")?);
+            }
+            Ok(found)
+        })
+    }
+
+    /// The matching passages of one segment (of the statements `only` holds, if given).
+    fn rows_in(&self, segment: &SegmentReader, only: Option<&[i64]>) -> tantivy::Result<Part> {
+        let fast = segment.fast_fields();
+        let mut sink = RowSink {
+            part: Part::default(),
+            key_column: fast.i64("key")?,
+            pnt_column: fast.u64("pnt")?,
+            keys: Vec::new(),
+            pnts: Vec::new(),
+        };
+        self.matches_in(segment, only, &mut sink)?;
+        Ok(sink.part)
+    }
+
+    /// The matching statements of one segment, as runs (no row is kept).
+    fn statements_in(&self, segment: &SegmentReader) -> tantivy::Result<Runs> {
+        let mut sink = RunSink {
+            runs: Runs::default(),
+            key_column: segment.fast_fields().i64("key")?,
+            keys: Vec::new(),
+        };
+        self.matches_in(segment, None, &mut sink)?;
+        Ok(sink.runs)
+    }
+
+    /// Match one segment into `sink`. With `only`, just the passages of the statements
+    /// whose keys it holds (ascending) are looked at, found from their keys' postings.
+    fn matches_in<S: Sink>(
+        &self,
+        segment: &SegmentReader,
+        only: Option<&[i64]>,
+        sink: &mut S,
+    ) -> tantivy::Result<()> {
+        let inverted = segment.inverted_index(self.field)?;
+        // Each distinct word once; `slot[i]` is the word at phrase offset i.
+        let mut words: Vec<&str> = Vec::new();
+        let mut slot: Vec<usize> = Vec::with_capacity(self.tokens.len());
+        for tok in &self.tokens {
+            let at = match words.iter().position(|w| *w == tok.as_str()) {
+                Some(at) => at,
+                None => {
+                    words.push(tok);
+                    words.len() - 1
+                }
+            };
+            slot.push(at);
+        }
+        // One word (a pair term among them): its frequencies are the counts, and postings
+        // read without positions skip their bookkeeping on every document.
+        let single = self.tokens.len() == 1;
+        let record = if single {
+            IndexRecordOption::WithFreqs
+        } else {
+            IndexRecordOption::WithFreqsAndPositions
+        };
+        // The words' postings, then the gates' (documents only).
+        let mut postings: Vec<SegmentPostings> = Vec::with_capacity(words.len() + self.gates.len());
+        for word in &words {
+            let term = Term::from_field_text(self.field, word);
+            match inverted.read_postings(&term, record)? {
+                Some(p) => postings.push(p),
+                None => return Ok(()), // a word absent from the segment: no passage here
+            }
+        }
+        for gate in &self.gates {
+            let inverted = segment.inverted_index(gate.field())?;
+            match inverted.read_postings(gate, IndexRecordOption::Basic)? {
+                Some(p) => postings.push(p),
+                None => return Ok(()),
+            }
+        }
+        let mut excluded = match &self.exclude {
+            Some(term) => segment
+                .inverted_index(term.field())?
+                .read_postings(term, IndexRecordOption::Basic)?,
+            None => None,
+        };
+        let key_column = segment.fast_fields().i64("key")?;
+        let alive = segment.alive_bitset();
+
+        // Drive the intersection with the rarest word.
+        let mut order: Vec<usize> = (0..postings.len()).collect();
+        order.sort_by_key(|&i| postings[i].doc_freq());
+        let lead = order[0];
+        let mut positions: Vec<Vec<u32>> = vec![Vec::new(); words.len()];
+        let (mut starts, mut kept): (Vec<u32>, Vec<u32>) = (Vec::new(), Vec::new());
+        let (mut docs, mut counts): (Vec<DocId>, Vec<u32>) =
+            (Vec::with_capacity(CHUNK), Vec::with_capacity(CHUNK));
+        let (mut last_key, mut have_key, mut last_skipped) = (0i64, false, false);
+        let n_words = words.len();
+
+        // The occurrences in `doc`, where every postings list is on it (0: none, or the
+        // passage is left out).
+        let mut count_in = |doc: DocId, postings: &mut [SegmentPostings]| -> u32 {
+            if let Some(skip) = &self.skip {
+                // Before any position is read: a filtered phrase decodes positions only
+                // in the statements the filters admit. A statement's passages are
+                // contiguous, so the set is asked once per statement, not per passage.
+                let key = key_column.first(doc).unwrap_or(0);
+                if key != last_key || !have_key {
+                    (last_key, have_key) = (key, true);
+                    last_skipped = skip.binary_search(&key).is_ok();
+                }
+                if last_skipped {
+                    return 0;
+                }
+            }
+            if !alive.is_none_or(|bits| bits.is_alive(doc)) {
+                return 0;
+            }
+            if let Some(p) = excluded.as_mut() {
+                if p.doc() <= doc && p.seek(doc) == doc {
+                    return 0;
+                }
+            }
+            if single {
+                return postings[0].term_freq();
+            }
+            for (i, p) in postings.iter_mut().take(n_words).enumerate() {
+                positions[i].clear();
+                p.positions(&mut positions[i]);
+            }
+            phrase_count(&positions, &slot, &mut starts, &mut kept)
+        };
+        let found =
+            |doc: DocId, count: u32, docs: &mut Vec<DocId>, counts: &mut Vec<u32>, sink: &mut S| {
                 docs.push(doc);
                 counts.push(count);
+                if docs.len() == CHUNK {
+                    sink.take(docs, counts);
+                    docs.clear();
+                    counts.clear();
+                }
+            };
+
+        if let Some(only) = only {
+            // The wanted statements' documents, from their keys' postings, in order.
+            let key_field = self.key_field(segment)?;
+            let mut wanted: Vec<DocId> = Vec::new();
+            let keys = segment.inverted_index(key_field)?;
+            for &key in only {
+                let term = Term::from_field_i64(key_field, key);
+                if let Some(mut p) = keys.read_postings(&term, IndexRecordOption::Basic)? {
+                    while p.doc() != TERMINATED {
+                        wanted.push(p.doc());
+                        p.advance();
+                    }
+                }
+            }
+            wanted.sort_unstable();
+            sink.reserve(wanted.len());
+            'docs: for doc in wanted {
+                for p in postings.iter_mut() {
+                    let at = if p.doc() < doc { p.seek(doc) } else { p.doc() };
+                    if at != doc {
+                        continue 'docs;
+                    }
+                }
+                let count = count_in(doc, &mut postings);
+                if count > 0 {
+                    found(doc, count, &mut docs, &mut counts, sink);
+                }
+            }
+        } else {
+            sink.reserve(postings[lead].doc_freq() as usize);
+            let mut doc: DocId = postings[lead].doc();
+            while doc != TERMINATED {
+                // Leapfrog: seek every other word to `doc`; restart from the furthest.
+                let mut candidate = doc;
+                for &i in &order[1..] {
+                    let d = postings[i].seek(candidate);
+                    if d > candidate {
+                        candidate = d;
+                        break;
+                    }
+                }
+                if candidate != doc {
+                    if candidate == TERMINATED {
+                        break;
+                    }
+                    doc = postings[lead].seek(candidate);
+                    continue;
+                }
+                let count = count_in(doc, &mut postings);
+                if count > 0 {
+                    found(doc, count, &mut docs, &mut counts, sink);
+                }
+                doc = postings[lead].advance();
             }
         }
-        doc = postings[lead].advance();
-    }
-    // Fast fields read in one batch per column; the document ids become the passage
-    // numbers in place, a chunk at a time (no second array as long as the matches).
-    let keys = column_values(&key_column, &docs);
-    let mut pnos = docs;
-    let mut pnts: Vec<u64> = vec![0; pnos.len().min(4_096)];
-    for chunk in pnos.chunks_mut(4_096) {
-        let pnts = &mut pnts[..chunk.len()];
-        fill_values(&pnt_column, chunk, pnts);
-        for (pno, pnt) in chunk.iter_mut().zip(pnts.iter()) {
-            *pno = (pnt >> 32) as u32;
+        if !docs.is_empty() {
+            sink.take(&docs, &counts);
         }
+        Ok(())
     }
-    Ok(Part { keys, pnos, counts })
+
+    /// The schema's `key` field (statement keys, indexed: a statement's documents are
+    /// the postings of its key).
+    fn key_field(&self, segment: &SegmentReader) -> tantivy::Result<Field> {
+        segment.schema().get_field("key")
+    }
 }
 
-/// The value of `column` for each of `docs` (the type's default where a document has
-/// none).
-fn column_values<T>(column: &Column<T>, docs: &[DocId]) -> Vec<T>
-where
-    T: PartialOrd + Copy + Default + std::fmt::Debug + Send + Sync + 'static,
-{
-    let mut out = vec![T::default(); docs.len()];
-    fill_values(column, docs, &mut out);
+/// Where a segment's matches go, a chunk of documents (ascending) at a time.
+trait Sink {
+    /// At most this many passages will match.
+    fn reserve(&mut self, _most: usize) {}
+    /// Matching documents and their occurrences.
+    fn take(&mut self, docs: &[DocId], counts: &[u32]);
+}
+
+/// Rows: each passage's key, number and occurrences.
+struct RowSink {
+    part: Part,
+    key_column: Column<i64>,
+    pnt_column: Column<u64>,
+    keys: Vec<i64>,
+    pnts: Vec<u64>,
+}
+
+impl Sink for RowSink {
+    fn reserve(&mut self, most: usize) {
+        // Room for every document of the rarest word up front, not regrown (and
+        // copied) while matching.
+        self.part.keys.reserve(most);
+        self.part.pnos.reserve(most);
+        self.part.counts.reserve(most);
+    }
+
+    fn take(&mut self, docs: &[DocId], counts: &[u32]) {
+        // Fast fields read in one batch per column.
+        self.keys.resize(docs.len(), 0);
+        self.pnts.resize(docs.len(), 0);
+        fill_values(&self.key_column, docs, &mut self.keys);
+        fill_values(&self.pnt_column, docs, &mut self.pnts);
+        self.part.keys.extend_from_slice(&self.keys);
+        self.part
+            .pnos
+            .extend(self.pnts.iter().map(|&pnt| (pnt >> 32) as u32));
+        self.part.counts.extend_from_slice(counts);
+    }
+}
+
+/// Statements: runs of one key's passages, summed as they come.
+struct RunSink {
+    runs: Runs,
+    key_column: Column<i64>,
+    keys: Vec<i64>,
+}
+
+impl Sink for RunSink {
+    fn take(&mut self, docs: &[DocId], counts: &[u32]) {
+        self.keys.resize(docs.len(), 0);
+        fill_values(&self.key_column, docs, &mut self.keys);
+        let runs = &mut self.runs;
+        for (&key, &count) in self.keys.iter().zip(counts) {
+            if runs.keys.last() == Some(&key) {
+                *runs.passages.last_mut().expect("a run per key") += 1;
+                *runs.occurrences.last_mut().expect("a run per key") += u64::from(count);
+            } else {
+                runs.keys.push(key);
+                runs.passages.push(1);
+                runs.occurrences.push(u64::from(count));
+            }
+        }
+    }
+}
+
+/// The statements of every segment's runs, in key order: runs of one key summed.
+fn merged(parts: Vec<Runs>) -> Statements {
+    let total: usize = parts.iter().map(|r| r.keys.len()).sum();
+    let mut all: Vec<(i64, u32, u64)> = Vec::with_capacity(total);
+    for runs in &parts {
+        all.extend(
+            runs.keys
+                .iter()
+                .zip(&runs.passages)
+                .zip(&runs.occurrences)
+                .map(|((&k, &p), &o)| (k, p, o)),
+        );
+    }
+    drop(parts);
+    if !all.is_sorted_by_key(|r| r.0) {
+        sort_by_spread_key(&mut all, |r| r.0, |r| r.0);
+    }
+    let mut out = Statements {
+        keys: Vec::with_capacity(all.len()),
+        starts: Vec::with_capacity(all.len() + 1),
+        occurrences: Vec::with_capacity(all.len()),
+    };
+    out.starts.push(0);
+    for (key, passages, occurrences) in all {
+        let end = *out.starts.last().expect("starts begins with 0") + i64::from(passages);
+        if out.keys.last() == Some(&key) {
+            *out.starts.last_mut().expect("one start a key") = end;
+            *out.occurrences.last_mut().expect("one sum a key") += occurrences as i64;
+        } else {
+            out.keys.push(key);
+            out.starts.push(end);
+            out.occurrences.push(occurrences as i64);
+        }
+    }
     out
 }
 
-/// `column_values` into `out`. Every document has a key and a `pnt`, so tantivy stores
+/// The value of `column` for each of `docs`, into `out` (the type's default where a
+/// document has none). Every document has a key and a `pnt`, so tantivy stores
 /// both columns whole: read straight, without an `Option` per value (twice the memory to
 /// fill and free).
 fn fill_values<T>(column: &Column<T>, docs: &[DocId], out: &mut [T])
@@ -975,6 +1268,7 @@ fn sort_rows(rows: Vec<Row>) -> Vec<Row> {
 #[pymodule]
 fn tifa_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PhraseIndex>()?;
+    m.add_class::<Deferred>()?;
     m.add_function(wrap_pyfunction!(sort_rows, m)?)?;
     m.add_class::<PairMaker>()?;
     m.add_class::<snippets::AsciiSnippets>()?;

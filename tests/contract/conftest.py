@@ -16,7 +16,9 @@ from indexer.backends.base import Backend
 BackendFactory = Callable[[], Backend]
 
 
-def _embedded(tmp_path_factory: pytest.TempPathFactory, native: bool) -> BackendFactory:
+def _embedded(
+    tmp_path_factory: pytest.TempPathFactory, native: bool, deferred_from: int | None = None
+) -> BackendFactory:
     from indexer.backends.embedded import EmbeddedBackend
 
     if native:
@@ -25,7 +27,11 @@ def _embedded(tmp_path_factory: pytest.TempPathFactory, native: bool) -> Backend
         require_native()
 
     def make() -> Backend:
-        return EmbeddedBackend(tmp_path_factory.mktemp("embedded") / "index", native=native)
+        return EmbeddedBackend(
+            tmp_path_factory.mktemp("embedded") / "index",
+            native=native,
+            deferred_from=deferred_from,
+        )
 
     return make
 
@@ -118,6 +124,7 @@ def _elastic(es_url: str) -> BackendFactory:
 @pytest.fixture(
     params=[
         "embedded",
+        "embedded-deferred",
         "embedded-tantivy",
         *(pytest.param(f"es{f}", marks=pytest.mark.elastic) for f in es_flavours()),
     ]
@@ -128,8 +135,14 @@ def make_backend(
     """A factory of fresh, empty backends of one kind; each is closed after the test."""
     made: list[Backend] = []
     if request.param.startswith("embedded"):
-        # "embedded": plain phrases through the native matcher; "-tantivy": without it.
-        base = _embedded(tmp_path_factory, native=request.param == "embedded")
+        # "embedded": plain phrases through the native matcher; "-deferred": every one
+        # of them matched statement by statement, its rows read when asked;
+        # "-tantivy": without the native matcher.
+        base = _embedded(
+            tmp_path_factory,
+            native=request.param != "embedded-tantivy",
+            deferred_from=0 if request.param == "embedded-deferred" else None,
+        )
     else:
         nodes: EsNodes = request.getfixturevalue("es_nodes")
         base = _elastic(nodes.url(request.param.removeprefix("es")))

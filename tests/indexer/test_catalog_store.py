@@ -66,20 +66,37 @@ def test_turned_away_keys_match_per_statement_evaluation(
     assert (None if got is None else np.frombuffer(got, "<i8").tolist()) == (away or None)
 
 
-def test_facets_match_a_counter_over_matching_statements(slice_search: Search) -> None:
-    node = slice_search.query('"strategic partnership"')
+@pytest.mark.parametrize(
+    ("query", "most"),
+    [
+        ('"strategic partnership"', False),
+        ("the", True),
+        ('"of the" kind:speech', True),
+        ('"human rights" kind:speech', False),
+    ],
+)
+def test_facets_match_a_counter_over_matching_statements(
+    slice_search: Search, query: str, most: bool
+) -> None:
+    """Counted from the matches' own statements, or (`most`: over a quarter of the
+    catalog) from every statement's, weighed by whether it matched."""
+    node = slice_search.query(query)
     ranked = slice_search.ranked(node)
-    by_key = {m.key: m for m in slice_search.backend.statements()}
-    expected: dict[str, Counter[str]] = {f: Counter() for f in ("year", "source", "language")}
+    metas = slice_search.backend.statements()
+    by_key = {m.key: m for m in metas}
+    fields = ("year", "source", "language", "kind")
+    expected: dict[str, Counter[str]] = {f: Counter() for f in fields}
     speakers: Counter[str] = Counter()
     for key in ranked.keys:
         m = by_key[key]
         expected["year"][str(m.date.year)] += 1
         expected["source"][m.source] += 1
         expected["language"][m.language] += 1
+        expected["kind"][m.kind] += 1
         speakers.update(m.speakers)
     facets = slice_search.facets(ranked)
     assert len(ranked.keys) > 10
+    assert (len(ranked.keys) * 4 > len(metas)) == most
     for name, counter in expected.items():
         assert dict(facets[name]) == dict(counter)
     assert dict(facets["speaker"]) == dict(speakers)

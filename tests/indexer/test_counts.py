@@ -68,16 +68,22 @@ PHRASES = [
 ]
 
 
-@pytest.fixture(scope="module", params=["native", "tantivy"])
+@pytest.fixture(scope="module", params=["native", "native-deferred", "tantivy"])
 def matcher_search(request: pytest.FixtureRequest, slice_data_dir: Path) -> Iterator[Search]:
     """The slices' index searched through each plain-phrase matcher in turn: the native
-    extension and the tantivy package (skipped, or failed under CI, without the first)."""
+    extension (also matching every phrase statement by statement, its rows read when
+    asked) and the tantivy package (skipped, or failed under CI, without the first)."""
     from indexer.backends.embedded import EmbeddedBackend
     from tests.support.native import require_native
 
-    if request.param == "native":
+    native = request.param.startswith("native")
+    if native:
         require_native()
-    backend = EmbeddedBackend(slice_data_dir / "index", native=request.param == "native")
+    backend = EmbeddedBackend(
+        slice_data_dir / "index",
+        native=native,
+        deferred_from=0 if request.param == "native-deferred" else None,
+    )
     yield Search(backend)
     backend.close()
 

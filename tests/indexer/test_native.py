@@ -168,10 +168,19 @@ def test_native_matches_brute_force_and_tantivy(
     admit = {s.id for s in statements if admits(s)}  # type: ignore[operator]
     expected = _expected(statements, phrase, admit)
     native = EmbeddedBackend(path, native=True)
+    deferred = EmbeddedBackend(path, native=True, deferred_from=0)
     plain = EmbeddedBackend(path, native=False)
     try:
         assert _same(native.match(node), expected)
         assert _same(plain.match(node), expected)
+        # Matched statement by statement: a few statements' rows, then all of them.
+        later = deferred.match(node)
+        groups = expected.by_statement()
+        at = list(range(0, len(groups.keys), 3))
+        for i, passages in zip(at, later.statement_passages(at), strict=True):
+            lo, hi = groups.starts[i], groups.starts[i + 1]
+            assert passages.tolist() == expected.passages[lo:hi].tolist()
+        assert _same(later, expected)
         if flt is None:
             # However many threads share the segments, the same rows in the same order.
             from indexer.backends.native import NativePhrases
@@ -206,6 +215,7 @@ def test_native_matches_brute_force_and_tantivy(
             assert texts[0] == texts[1] == [by_package.get(w) for w in wanted]
     finally:
         native.close()
+        deferred.close()
         plain.close()
 
 
@@ -250,14 +260,53 @@ def test_search_pages_are_the_same_through_either_matcher(
 ) -> None:
     path, _ = corpus
     native = Search(EmbeddedBackend(path, native=True))
+    deferred = Search(EmbeddedBackend(path, native=True, deferred_from=0))
     plain = Search(EmbeddedBackend(path, native=False))
     for q in ['"of the"', '"peace peace" kind:speech', '"a b a"', "peace year:1993..1997"]:
         a = native.search(native.query(q), limit=10, snippets=2)
         b = plain.search(plain.query(q), limit=10, snippets=2)
-        assert a == b, q
+        c = deferred.search(deferred.query(q), limit=10, snippets=2)
+        assert a == b == c, q
         assert a.totals.statements > 0, q
-    native.backend.close()
-    plain.backend.close()
+        # A later page, and the whole export, through rows read later.
+        if a.next is not None:
+            a2 = native.search(native.query(q), limit=10, cursor=a.next, snippets=3)
+            c2 = deferred.search(deferred.query(q), limit=10, cursor=c.next, snippets=3)
+            assert a2 == c2, q
+        assert list(native.kwic_rows(native.query(q))) == list(
+            deferred.kwic_rows(deferred.query(q))
+        ), q
+    for s in (native, deferred, plain):
+        s.backend.close()
+
+
+def test_rows_read_later_are_those_of_the_view_matched(tmp_path: Path) -> None:
+    """A phrase matched statement by statement reads its rows, when asked, from the index
+    as it was matched: a statement rewritten or deleted since does not change them."""
+    rng = random.Random(11)
+    made = _statements(rng, 30, "one")
+    path = tmp_path / "index"
+    writer = EmbeddedBackend(path, native=False)
+    assert ingest(writer, iter(made), batch_statements=30).ok
+    reader = EmbeddedBackend(path, native=True, deferred_from=0)
+    node = Phrase(("of", "the"))
+    matches = reader.match(node)
+    expected = _expected(made, "of the", None)
+    groups = matches.by_statement()
+    assert len(groups.keys) > 3 and len(matches) == len(expected)
+    # Rewrite every statement without the phrase, and delete one: a new view.
+    assert ingest(writer, iter(_statements(rng, 29, "two")), batch_statements=29).ok
+    assert delete(writer, ["s29"]) == 1
+    reader.match(Phrase(("peace",)))  # the reader moves on to the new view
+    at = [0, len(groups.keys) - 1, 1]
+    got = matches.statement_passages(at)
+    want = expected.by_statement()
+    for i, passages in zip(at, got, strict=True):
+        lo, hi = want.starts[i], want.starts[i + 1]
+        assert passages.tolist() == expected.passages[lo:hi].tolist()
+    assert _same(matches, expected)
+    writer.close()
+    reader.close()
 
 
 def test_required_but_missing_is_a_clear_error(
