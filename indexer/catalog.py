@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from indexer.backends.base import StatementMeta
+from indexer.backends.native import sorted_positions as native_positions
 from indexer.filtering import value_matches
 from indexer.query import And, DateRange, FieldIs, MatchAll, Near, Node, Not, Or, Phrase
 
@@ -74,6 +75,10 @@ class Catalog:
     year: IntArray = field(init=False)
     month: IntArray = field(init=False)  # year * 12 + month - 1
     facets: dict[str, Codes | MultiCodes] = field(init=False)
+    # The columns ranking reads, in key order (`positions_of`).
+    tokens_by_key: IntArray = field(init=False)
+    date_by_key: IntArray = field(init=False)
+    id_rank_by_key: IntArray = field(init=False)
     avg_tokens: float = field(init=False)
     fingerprint: str = field(init=False)  # which statements, in which content
     _lock: threading.Lock = field(init=False, default_factory=threading.Lock)
@@ -81,7 +86,9 @@ class Catalog:
     _admitted: dict[Node, BoolArray] = field(init=False, default_factory=dict)
     _turned_away: dict[Node, bytes | None] = field(init=False, default_factory=dict)
     # The last read-only keys `rows_of` was asked for, and its answer (see there).
-    _last_rows: tuple[IntArray, IntArray, BoolArray] | None = field(init=False, default=None)
+    _last_rows: tuple[IntArray, IntArray, BoolArray, IntArray] | None = field(
+        init=False, default=None
+    )
     _corpus: dict[tuple[Node, str], dict[str, tuple[int, int]]] = field(
         init=False, default_factory=dict
     )
@@ -108,6 +115,9 @@ class Catalog:
             "language": _codes([m.language for m in metas]),
             "speaker": _multi_codes([m.speakers for m in metas]),
         }
+        self.tokens_by_key = self.tokens[order]
+        self.date_by_key = self.date[order]
+        self.id_rank_by_key = self.id_rank[order]
         self.avg_tokens = max(float(self.tokens.sum()) / max(len(metas), 1), 1.0)
         digest = hashlib.blake2b(self.sorted_keys.tobytes(), digest_size=16)
         for row in self.rows_by_key:
@@ -128,24 +138,43 @@ class Catalog:
     def rows_of(self, keys: IntArray) -> tuple[IntArray, BoolArray]:
         """Rows of statement `keys`, and which keys are known (a statement written after
         this generation was read is unknown; its row is 0 and must be masked)."""
+        _, known, rows = self._located(keys)
+        return rows, known
+
+    def positions_of(self, keys: IntArray) -> tuple[IntArray, BoolArray]:
+        """Where statement `keys` are in `sorted_keys` (index the `*_by_key` columns
+        with these), and which keys are known (an unknown key's position is 0 and must
+        be masked). For ascending keys, as a match gives them, the positions ascend:
+        the columns are read in order, not at random."""
+        pos, known, _ = self._located(keys)
+        return pos, known
+
+    def _located(self, keys: IntArray) -> tuple[IntArray, BoolArray, IntArray]:
+        """(positions, known, rows) of `keys` (see `rows_of`, `positions_of`)."""
         if len(self.sorted_keys) == 0:
-            return np.zeros(len(keys), np.int64), np.zeros(len(keys), np.bool_)
+            none = np.zeros(len(keys), np.int64)
+            return none, np.zeros(len(keys), np.bool_), none
         # A filtered search asks twice for the same statements (the backend to check
         # its filters, then the ranking): the second time is answered from the first
         # when it is the very same array and nobody can change it (the native matcher's
         # keys are read-only views of its bytes).
         last = self._last_rows
         if last is not None and last[0] is keys:
-            return last[1], last[2]
-        pos = np.searchsorted(self.sorted_keys, keys)
-        pos = np.minimum(pos, len(self.sorted_keys) - 1)
-        known = self.sorted_keys[pos] == keys
+            return last[1], last[2], last[3]
+        found = native_positions(self.sorted_keys, keys)
+        if found is not None:
+            known = found >= 0
+            pos = np.maximum(found, 0)
+        else:
+            pos = np.searchsorted(self.sorted_keys, keys)
+            pos = np.minimum(pos, len(self.sorted_keys) - 1)
+            known = self.sorted_keys[pos] == keys
         rows = np.where(known, self.rows_by_key[pos], 0)
         if not keys.flags.writeable:
-            rows.setflags(write=False)
-            known.setflags(write=False)
-            self._last_rows = (keys, rows, known)
-        return rows, known
+            for made in (pos, known, rows):
+                made.setflags(write=False)
+            self._last_rows = (keys, pos, known, rows)
+        return pos, known, rows
 
     # ---- filters ---------------------------------------------------------------------
 

@@ -344,19 +344,20 @@ class Search:
         uniq = groups.keys
         passages = np.diff(starts)
         rows, known = catalog.rows_of(uniq)
+        pos, _ = catalog.positions_of(uniq)
         # BM25 over statements, computed here so that every engine ranks alike.
         n_docs = max(len(catalog), 1)
         avg_len = catalog.avg_tokens
-        lengths = np.where(known, catalog.tokens[rows], avg_len).astype(np.float64)
+        lengths = np.where(known, catalog.tokens_by_key[pos], avg_len).astype(np.float64)
         scores = np.zeros(len(uniq))
         for j in range(per_leaf.shape[1]):
             tf = per_leaf[:, j].astype(np.float64)
             df = int(np.count_nonzero(tf))
             idf = math.log(1 + (n_docs - df + 0.5) / (df + 0.5))
             scores += idf * tf * (K1 + 1) / (tf + K1 * (1 - B + B * lengths / avg_len))
-        dates = np.where(known, catalog.date[rows], 0)
+        dates = np.where(known, catalog.date_by_key[pos], 0)
         # An unknown statement sorts as the empty id would: before every other.
-        id_rank = np.where(known, catalog.id_rank[rows], -1)
+        id_rank = np.where(known, catalog.id_rank_by_key[pos], -1)
         return _Ranked(
             matches=matches,
             key_array=uniq,

@@ -20,6 +20,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+use pyo3::buffer::PyBuffer;
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
@@ -1265,8 +1266,59 @@ fn sort_rows(rows: Vec<Row>) -> Vec<Row> {
     sorted(rows)
 }
 
+/// Where each of `needles` is in `sorted` (ascending i64s; both any contiguous buffer
+/// of them, as numpy arrays are): its index, or -1 where it is absent. As little-endian
+/// i64 bytes.
+///
+/// The search layer maps a match's statement keys (ascending) to the catalog's: at ten
+/// million passages "of the" is in 259k statements, and a binary search for each
+/// (numpy's `searchsorted`) took 8-10 ms. Ascending needles are found by galloping on
+/// from the last one found, in a few steps each; a needle below its predecessor is
+/// searched for from the start.
+#[pyfunction]
+fn sorted_positions<'py>(
+    py: Python<'py>,
+    sorted: &Bound<'py, PyAny>,
+    needles: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let sorted = PyBuffer::<i64>::get(sorted)?;
+    let needles = PyBuffer::<i64>::get(needles)?;
+    let not_contiguous = || PyValueError::new_err("sorted_positions needs contiguous i64 arrays");
+    let hay = sorted.as_slice(py).ok_or_else(not_contiguous)?;
+    let wanted = needles.as_slice(py).ok_or_else(not_contiguous)?;
+    PyBytes::new_with(py, wanted.len() * 8, |out| {
+        let mut lo = 0usize;
+        let mut last = i64::MIN;
+        for (cell, chunk) in wanted.iter().zip(out.chunks_exact_mut(8)) {
+            let needle = cell.get();
+            if needle < last {
+                lo = 0;
+            }
+            last = needle;
+            // Gallop: the first index at or past `needle` lies in lo..hi.
+            let mut step = 1usize;
+            let mut hi = lo;
+            while hi < hay.len() && hay[hi].get() < needle {
+                lo = hi + 1;
+                hi += step;
+                step *= 2;
+            }
+            let hi = hi.min(hay.len());
+            lo += hay[lo..hi].partition_point(|k| k.get() < needle);
+            let at = if lo < hay.len() && hay[lo].get() == needle {
+                lo as i64
+            } else {
+                -1
+            };
+            chunk.copy_from_slice(&at.to_le_bytes());
+        }
+        Ok(())
+    })
+}
+
 #[pymodule]
 fn tifa_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(sorted_positions, m)?)?;
     m.add_class::<PhraseIndex>()?;
     m.add_class::<Deferred>()?;
     m.add_function(wrap_pyfunction!(sort_rows, m)?)?;

@@ -416,3 +416,28 @@ def test_matching_threads_are_the_settings(tmp_path: Path, monkeypatch: pytest.M
     backend = open_backend(Settings())
     expected = min(len(os.sched_getaffinity(0)), 4)
     assert backend._native.threads == expected  # type: ignore[attr-defined]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    hay=st.lists(st.integers(-(2**63), 2**63 - 1), max_size=300, unique=True),
+    picks=st.lists(st.integers(0, 10_000), max_size=200),
+    strays=st.lists(st.integers(-(2**63), 2**63 - 1), max_size=50),
+    ascending=st.booleans(),
+)
+def test_sorted_positions_are_those_of_a_lookup(
+    hay: list[int], picks: list[int], strays: list[int], ascending: bool
+) -> None:
+    """Needles found in the haystack, absent ones (-1), ascending or in any order."""
+    from indexer.backends.native import sorted_positions
+
+    require_native()
+    hay.sort()
+    needles = [hay[p % len(hay)] for p in picks] if hay else []
+    needles += strays
+    if ascending:
+        needles.sort()
+    where = {key: i for i, key in enumerate(hay)}
+    got = sorted_positions(np.array(hay, dtype=np.int64), np.array(needles, dtype=np.int64))
+    assert got is not None
+    assert got.tolist() == [where.get(n, -1) for n in needles]
