@@ -152,7 +152,7 @@ class EmbeddedBackend:
         `most_merged`: no merge by the native writer makes a segment of more than this
         many documents (None: 400,000; see `native/src/writer.rs`); `deferred_from`: a
         phrase whose rarest word is in at least this many passages is matched statement
-        by statement, its rows read when asked (None: 100,000; 0: always, for tests)."""
+        by statement, its rows read when asked (None: 16,384; 0: always, for tests)."""
         self.path = Path(path)
         self._meta_file = str(self.path / "meta.json")
         self._heap = writer_heap_mb * 1_000_000

@@ -204,7 +204,7 @@ class NativePhrases:
     its rarest word is in at least `parallel_from` passages (default: the extension's
     4,096; below that a thread costs more than it saves; 0: always, for tests). A
     phrase whose rarest word is in at least `deferred_from` passages (default: the
-    extension's 100,000; 0: always, for tests) may be matched statement by statement,
+    extension's 16,384; 0: always, for tests) may be matched statement by statement,
     its rows read later (`match(defer=True)`)."""
 
     def __init__(

@@ -675,11 +675,11 @@ impl PhraseIndex {
                 self.threads
             };
             if defer && lead >= self.deferred_from {
-                return Ok(Err(phrase.run(&searcher, threads, |segment| {
-                    phrase.statements_in(segment)
+                return Ok(Err(phrase.run(&searcher, threads, |ord, segment| {
+                    phrase.statements_in(ord, segment)
                 })?));
             }
-            Ok(Ok(phrase.run(&searcher, threads, |segment| {
+            Ok(Ok(phrase.run(&searcher, threads, |_, segment| {
                 phrase.rows_in(segment, None)
             })?))
         });
@@ -687,7 +687,7 @@ impl PhraseIndex {
             // Segments in any order: their runs are merged by `order`.
             Ok(parts) => Ok((packed(py, &parts)?, None)),
             Err(runs) => {
-                let statements = merged(runs);
+                let (statements, runs) = merged(runs);
                 let empty = PyBytes::new(py, b"");
                 let column = |values: &[i64]| {
                     PyBytes::new_with(py, values.len() * 8, |buf| {
@@ -705,6 +705,7 @@ impl PhraseIndex {
                 let deferred = Deferred {
                     searcher,
                     phrase,
+                    runs,
                     threads: self.threads,
                     parallel_from: self.parallel_from,
                 };
@@ -739,12 +740,30 @@ fn sorted_keys(bytes: &[u8]) -> PyResult<Vec<i64>> {
 /// twenty on its page; the rest only an export or a timeline asks for. The view of the
 /// index (the searcher) is kept, so the rows read later are those the statements were
 /// counted from, whatever was written since.
+///
+/// Where each statement's matching passages lie is kept too (`runs`, by key): a page's
+/// rows are read from those stretches of its segments alone.
 #[pyclass(frozen, module = "tifa_native")]
 struct Deferred {
     searcher: Searcher,
     phrase: Phrase,
+    runs: Vec<Located>,
     threads: usize,
     parallel_from: u64,
+}
+
+/// Stretches of a segment's documents (first, last; ascending, apart) and the statement
+/// keys (ascending) whose passages in them are wanted.
+type Stretches<'a> = (&'a [(DocId, DocId)], &'a [i64]);
+
+/// A run of one statement's matching passages: its key, segment (ordinal in the
+/// searcher) and first and last document.
+#[derive(Clone, Copy)]
+struct Located {
+    key: i64,
+    segment: u32,
+    first: DocId,
+    last: DocId,
 }
 
 #[pymethods]
@@ -759,12 +778,40 @@ impl Deferred {
         };
         let phrase = &self.phrase;
         let parts = py.allow_threads(|| -> tantivy::Result<Vec<Part>> {
-            // A few statements' passages are found from their keys, on one thread.
-            let few = only.is_some() || phrase.lead_doc_freq(&self.searcher)? < self.parallel_from;
-            let threads = if few { 1 } else { self.threads };
-            phrase.run(&self.searcher, threads, |segment| {
-                phrase.rows_in(segment, only.as_deref())
-            })
+            let Some(only) = &only else {
+                let few = phrase.lead_doc_freq(&self.searcher)? < self.parallel_from;
+                let threads = if few { 1 } else { self.threads };
+                return phrase.run(&self.searcher, threads, |_, segment| {
+                    phrase.rows_in(segment, None)
+                });
+            };
+            // A few statements: their runs' stretches of documents, segment by segment,
+            // on one thread.
+            let mut stretches: Vec<(u32, DocId, DocId)> = Vec::new();
+            for &key in only {
+                let from = self.runs.partition_point(|r| r.key < key);
+                for run in self.runs[from..].iter().take_while(|r| r.key == key) {
+                    stretches.push((run.segment, run.first, run.last));
+                }
+            }
+            stretches.sort_unstable();
+            let segments = self.searcher.segment_readers();
+            let mut parts = Vec::new();
+            for chunk in stretches.chunk_by(|a, b| a.0 == b.0) {
+                let segment = &segments[chunk[0].0 as usize];
+                // Stretches that meet become one: documents are visited in order, once.
+                let mut within: Vec<(DocId, DocId)> = Vec::with_capacity(chunk.len());
+                for &(_, first, last) in chunk {
+                    match within.last_mut() {
+                        Some(prev) if first <= prev.1.saturating_add(1) => {
+                            prev.1 = prev.1.max(last);
+                        }
+                        _ => within.push((first, last)),
+                    }
+                }
+                parts.push(phrase.rows_in(segment, Some((&within, only)))?);
+            }
+            Ok(parts)
         });
         packed(py, &parts.map_err(engine_error)?)
     }
@@ -777,20 +824,28 @@ impl Deferred {
 const PARALLEL_FROM: u64 = 4_096;
 
 /// Phrases whose rarest word is in at least this many passages are matched statement by
-/// statement first when the caller can take that (see `Deferred`).
-const DEFERRED_FROM: u64 = 100_000;
+/// statement first when the caller can take that (see `Deferred`). Reading a page's
+/// rows later costs a second call, about 0.1-0.2 ms: on the UN corpus a rare name lost
+/// that much deferred, "climate change" (13k) broke even, and "human rights" (its rarer
+/// word in 25k passages) gained 7-10% of its whole search.
+const DEFERRED_FROM: u64 = 16_384;
 
 /// The segments split into at most `threads` groups of about equal size (largest first,
 /// each to the lightest group), matched in parallel: one query uses every core, as
 /// tantivy's own search does with an executor.
-fn segment_groups(segments: &[SegmentReader], threads: usize) -> Vec<Vec<&SegmentReader>> {
+/// Each segment comes with its ordinal among `segments`.
+fn segment_groups(segments: &[SegmentReader], threads: usize) -> Vec<Vec<(u32, &SegmentReader)>> {
     let n = threads.clamp(1, segments.len().max(1));
-    let mut order: Vec<&SegmentReader> = segments.iter().collect();
-    order.sort_by_key(|s| std::cmp::Reverse(s.max_doc()));
-    let mut groups: Vec<(u64, Vec<&SegmentReader>)> = vec![(0, Vec::new()); n];
+    let mut order: Vec<(u32, &SegmentReader)> = segments
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (i as u32, s))
+        .collect();
+    order.sort_by_key(|s| std::cmp::Reverse(s.1.max_doc()));
+    let mut groups: Vec<(u64, Vec<(u32, &SegmentReader)>)> = vec![(0, Vec::new()); n];
     for segment in order {
         let lightest = groups.iter_mut().min_by_key(|g| g.0).expect("n >= 1");
-        lightest.0 += u64::from(segment.max_doc());
+        lightest.0 += u64::from(segment.1.max_doc());
         lightest.1.push(segment);
     }
     groups
@@ -818,14 +873,17 @@ struct Phrase {
 }
 
 /// Matching statements of one segment, as runs of passages in document order: a
-/// statement's key, its passages in the run and their occurrences. A statement's
-/// passages are as a rule one run; where the index writer split them, its runs are
-/// summed by `merged`.
+/// statement's key, its passages in the run, their occurrences, and the run's first and
+/// last document. A statement's passages are as a rule one run; where the index writer
+/// split them, its runs are summed by `merged`.
 #[derive(Default)]
 struct Runs {
+    segment: u32,
     keys: Vec<i64>,
     passages: Vec<u32>,
     occurrences: Vec<u64>,
+    firsts: Vec<DocId>,
+    lasts: Vec<DocId>,
 }
 
 /// Documents matched before their keys are read, in one batch per column.
@@ -849,13 +907,13 @@ impl Phrase {
         &self,
         searcher: &Searcher,
         threads: usize,
-        each: impl Fn(&SegmentReader) -> tantivy::Result<T> + Sync,
+        each: impl Fn(u32, &SegmentReader) -> tantivy::Result<T> + Sync,
     ) -> tantivy::Result<Vec<T>> {
         let groups = segment_groups(searcher.segment_readers(), threads);
         std::thread::scope(|scope| -> tantivy::Result<Vec<T>> {
             let each = &each;
-            let run = move |group: Vec<&SegmentReader>| -> tantivy::Result<Vec<T>> {
-                group.into_iter().map(each).collect()
+            let run = move |group: Vec<(u32, &SegmentReader)>| -> tantivy::Result<Vec<T>> {
+                group.into_iter().map(|(ord, s)| each(ord, s)).collect()
             };
             let mut groups = groups.into_iter();
             let mine = groups.next().unwrap_or_default();
@@ -868,8 +926,14 @@ impl Phrase {
         })
     }
 
-    /// The matching passages of one segment (of the statements `only` holds, if given).
-    fn rows_in(&self, segment: &SegmentReader, only: Option<&[i64]>) -> tantivy::Result<Part> {
+    /// The matching passages of one segment; with `only` (stretches of documents,
+    /// ascending, and statement keys, ascending), those in the stretches of those
+    /// statements.
+    fn rows_in(
+        &self,
+        segment: &SegmentReader,
+        only: Option<Stretches<'_>>,
+    ) -> tantivy::Result<Part> {
         let fast = segment.fast_fields();
         let mut sink = RowSink {
             part: Part::default(),
@@ -877,15 +941,19 @@ impl Phrase {
             pnt_column: fast.u64("pnt")?,
             keys: Vec::new(),
             pnts: Vec::new(),
+            only_keys: only.map(|o| o.1),
         };
-        self.matches_in(segment, only, &mut sink)?;
+        self.matches_in(segment, only.map(|o| o.0), &mut sink)?;
         Ok(sink.part)
     }
 
-    /// The matching statements of one segment, as runs (no row is kept).
-    fn statements_in(&self, segment: &SegmentReader) -> tantivy::Result<Runs> {
+    /// The matching statements of segment `ord`, as runs (no row is kept).
+    fn statements_in(&self, ord: u32, segment: &SegmentReader) -> tantivy::Result<Runs> {
         let mut sink = RunSink {
-            runs: Runs::default(),
+            runs: Runs {
+                segment: ord,
+                ..Runs::default()
+            },
             key_column: segment.fast_fields().i64("key")?,
             keys: Vec::new(),
         };
@@ -893,12 +961,12 @@ impl Phrase {
         Ok(sink.runs)
     }
 
-    /// Match one segment into `sink`. With `only`, just the passages of the statements
-    /// whose keys it holds (ascending) are looked at, found from their keys' postings.
+    /// Match one segment into `sink`. With `within`, just the documents of those
+    /// stretches (first, last; ascending) are looked at.
     fn matches_in<S: Sink>(
         &self,
         segment: &SegmentReader,
-        only: Option<&[i64]>,
+        within: Option<&[(DocId, DocId)]>,
         sink: &mut S,
     ) -> tantivy::Result<()> {
         let inverted = segment.inverted_index(self.field)?;
@@ -1003,22 +1071,9 @@ impl Phrase {
                 }
             };
 
-        if let Some(only) = only {
-            // The wanted statements' documents, from their keys' postings, in order.
-            let key_field = self.key_field(segment)?;
-            let mut wanted: Vec<DocId> = Vec::new();
-            let keys = segment.inverted_index(key_field)?;
-            for &key in only {
-                let term = Term::from_field_i64(key_field, key);
-                if let Some(mut p) = keys.read_postings(&term, IndexRecordOption::Basic)? {
-                    while p.doc() != TERMINATED {
-                        wanted.push(p.doc());
-                        p.advance();
-                    }
-                }
-            }
-            wanted.sort_unstable();
-            sink.reserve(wanted.len());
+        if let Some(within) = within {
+            sink.reserve(within.iter().map(|&(f, l)| (l - f + 1) as usize).sum());
+            let wanted = within.iter().flat_map(|&(first, last)| first..=last);
             'docs: for doc in wanted {
                 for p in postings.iter_mut() {
                     let at = if p.doc() < doc { p.seek(doc) } else { p.doc() };
@@ -1063,12 +1118,6 @@ impl Phrase {
         }
         Ok(())
     }
-
-    /// The schema's `key` field (statement keys, indexed: a statement's documents are
-    /// the postings of its key).
-    fn key_field(&self, segment: &SegmentReader) -> tantivy::Result<Field> {
-        segment.schema().get_field("key")
-    }
 }
 
 /// Where a segment's matches go, a chunk of documents (ascending) at a time.
@@ -1079,16 +1128,18 @@ trait Sink {
     fn take(&mut self, docs: &[DocId], counts: &[u32]);
 }
 
-/// Rows: each passage's key, number and occurrences.
-struct RowSink {
+/// Rows: each passage's key, number and occurrences (of the statements `only_keys`
+/// holds, ascending, if given: a stretch of documents may hold others').
+struct RowSink<'a> {
     part: Part,
     key_column: Column<i64>,
     pnt_column: Column<u64>,
     keys: Vec<i64>,
     pnts: Vec<u64>,
+    only_keys: Option<&'a [i64]>,
 }
 
-impl Sink for RowSink {
+impl Sink for RowSink<'_> {
     fn reserve(&mut self, most: usize) {
         // Room for every document of the rarest word up front, not regrown (and
         // copied) while matching.
@@ -1103,6 +1154,16 @@ impl Sink for RowSink {
         self.pnts.resize(docs.len(), 0);
         fill_values(&self.key_column, docs, &mut self.keys);
         fill_values(&self.pnt_column, docs, &mut self.pnts);
+        if let Some(only) = self.only_keys {
+            for ((&key, &pnt), &count) in self.keys.iter().zip(&self.pnts).zip(counts) {
+                if only.binary_search(&key).is_ok() {
+                    self.part.keys.push(key);
+                    self.part.pnos.push((pnt >> 32) as u32);
+                    self.part.counts.push(count);
+                }
+            }
+            return;
+        }
         self.part.keys.extend_from_slice(&self.keys);
         self.part
             .pnos
@@ -1123,35 +1184,41 @@ impl Sink for RunSink {
         self.keys.resize(docs.len(), 0);
         fill_values(&self.key_column, docs, &mut self.keys);
         let runs = &mut self.runs;
-        for (&key, &count) in self.keys.iter().zip(counts) {
+        for ((&key, &count), &doc) in self.keys.iter().zip(counts).zip(docs) {
             if runs.keys.last() == Some(&key) {
                 *runs.passages.last_mut().expect("a run per key") += 1;
                 *runs.occurrences.last_mut().expect("a run per key") += u64::from(count);
+                *runs.lasts.last_mut().expect("a run per key") = doc;
             } else {
                 runs.keys.push(key);
                 runs.passages.push(1);
                 runs.occurrences.push(u64::from(count));
+                runs.firsts.push(doc);
+                runs.lasts.push(doc);
             }
         }
     }
 }
 
-/// The statements of every segment's runs, in key order: runs of one key summed.
-fn merged(parts: Vec<Runs>) -> Statements {
+/// The statements of every segment's runs, in key order (runs of one key summed), and
+/// the runs themselves, located, by key.
+fn merged(parts: Vec<Runs>) -> (Statements, Vec<Located>) {
     let total: usize = parts.iter().map(|r| r.keys.len()).sum();
-    let mut all: Vec<(i64, u32, u64)> = Vec::with_capacity(total);
+    let mut all: Vec<(Located, u32, u64)> = Vec::with_capacity(total);
     for runs in &parts {
-        all.extend(
-            runs.keys
-                .iter()
-                .zip(&runs.passages)
-                .zip(&runs.occurrences)
-                .map(|((&k, &p), &o)| (k, p, o)),
-        );
+        for i in 0..runs.keys.len() {
+            let at = Located {
+                key: runs.keys[i],
+                segment: runs.segment,
+                first: runs.firsts[i],
+                last: runs.lasts[i],
+            };
+            all.push((at, runs.passages[i], runs.occurrences[i]));
+        }
     }
     drop(parts);
-    if !all.is_sorted_by_key(|r| r.0) {
-        sort_by_spread_key(&mut all, |r| r.0, |r| r.0);
+    if !all.is_sorted_by_key(|r| r.0.key) {
+        sort_by_spread_key(&mut all, |r| r.0.key, |r| r.0.key);
     }
     let mut out = Statements {
         keys: Vec::with_capacity(all.len()),
@@ -1159,18 +1226,18 @@ fn merged(parts: Vec<Runs>) -> Statements {
         occurrences: Vec::with_capacity(all.len()),
     };
     out.starts.push(0);
-    for (key, passages, occurrences) in all {
+    for &(at, passages, occurrences) in &all {
         let end = *out.starts.last().expect("starts begins with 0") + i64::from(passages);
-        if out.keys.last() == Some(&key) {
+        if out.keys.last() == Some(&at.key) {
             *out.starts.last_mut().expect("one start a key") = end;
             *out.occurrences.last_mut().expect("one sum a key") += occurrences as i64;
         } else {
-            out.keys.push(key);
+            out.keys.push(at.key);
             out.starts.push(end);
             out.occurrences.push(occurrences as i64);
         }
     }
-    out
+    (out, all.into_iter().map(|r| r.0).collect())
 }
 
 /// The value of `column` for each of `docs`, into `out` (the type's default where a
