@@ -609,7 +609,7 @@ impl PhraseIndex {
     /// The passages in which `tokens` occur consecutively in `field`, leaving out
     /// passages that carry `exclude_term` in `exclude_field` (if given), passages of the
     /// statements whose keys `skip_keys` holds (little-endian i64s, if given) and
-    /// passages without every one of `gates` in `gate_field` (see `Filter`).
+    /// passages without every one of `gates` in `gate_field` (see `Phrase`).
     /// Returns five little-endian arrays as bytes (`Packed`): the rows' passage numbers
     /// (i32) and occurrences (i32), sorted by (statement key, passage number); then their
     /// statements' keys (i64, ascending), where each statement's rows start (i64, and the
@@ -664,7 +664,7 @@ impl PhraseIndex {
             gates,
         };
         let searcher = self.reader.searcher();
-        let found = py.allow_threads(|| -> tantivy::Result<Result<Vec<Part>, Vec<Runs>>> {
+        let found = py.allow_threads(|| -> tantivy::Result<Matched> {
             // A phrase whose rarest word is in few passages is matched in well under a
             // millisecond: starting a thread for it (about 0.1 ms here) would cost more
             // than it saves. The rarest word's document frequency says which it is.
@@ -675,18 +675,22 @@ impl PhraseIndex {
                 self.threads
             };
             if defer && lead >= self.deferred_from {
-                return Ok(Err(phrase.run(&searcher, threads, |ord, segment| {
-                    phrase.statements_in(ord, segment)
-                })?));
+                return Ok(Matched::Statements(phrase.run(
+                    &searcher,
+                    threads,
+                    |ord, segment| phrase.statements_in(ord, segment),
+                )?));
             }
-            Ok(Ok(phrase.run(&searcher, threads, |_, segment| {
-                phrase.rows_in(segment, None)
-            })?))
+            Ok(Matched::Rows(phrase.run(
+                &searcher,
+                threads,
+                |_, segment| phrase.rows_in(segment, None),
+            )?))
         });
         match found.map_err(engine_error)? {
             // Segments in any order: their runs are merged by `order`.
-            Ok(parts) => Ok((packed(py, &parts)?, None)),
-            Err(runs) => {
+            Matched::Rows(parts) => Ok((packed(py, &parts)?, None)),
+            Matched::Statements(runs) => {
                 let (statements, runs) = merged(runs);
                 let empty = PyBytes::new(py, b"");
                 let column = |values: &[i64]| {
@@ -713,6 +717,12 @@ impl PhraseIndex {
             }
         }
     }
+}
+
+/// What one match made: every segment's rows, or (deferred) its statements' runs.
+enum Matched {
+    Rows(Vec<Part>),
+    Statements(Vec<Runs>),
 }
 
 /// Ascending i64 keys from their little-endian bytes.
