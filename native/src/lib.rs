@@ -837,8 +837,8 @@ const PARALLEL_FROM: u64 = 4_096;
 /// Phrases whose rarest word is in at least this many passages are matched statement by
 /// statement first when the caller can take that (see `Deferred`). Reading a page's
 /// rows later costs a second call, about 0.1-0.2 ms: on the UN corpus a rare name lost
-/// that much deferred, "climate change" (13k) broke even, and "human rights" (its rarer
-/// word in 25k passages) gained 7-10% of its whole search.
+/// that much deferred, "climate change" (its pair term in 7.6k passages) broke even, and
+/// "human rights" (18k) gained 7-17% of its whole search.
 const DEFERRED_FROM: u64 = 16_384;
 
 /// The segments split into at most `threads` groups of about equal size (largest first,
