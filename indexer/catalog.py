@@ -75,7 +75,7 @@ class Catalog:
     year: IntArray = field(init=False)
     month: IntArray = field(init=False)  # year * 12 + month - 1
     facets: dict[str, Codes | MultiCodes] = field(init=False)
-    # The columns ranking reads, in key order (`positions_of`).
+    # The columns ranking reads, in key order (`locate`).
     tokens_by_key: IntArray = field(init=False)
     date_by_key: IntArray = field(init=False)
     id_rank_by_key: IntArray = field(init=False)
@@ -138,19 +138,14 @@ class Catalog:
     def rows_of(self, keys: IntArray) -> tuple[IntArray, BoolArray]:
         """Rows of statement `keys`, and which keys are known (a statement written after
         this generation was read is unknown; its row is 0 and must be masked)."""
-        _, known, rows = self._located(keys)
+        _, known, rows = self.locate(keys)
         return rows, known
 
-    def positions_of(self, keys: IntArray) -> tuple[IntArray, BoolArray]:
-        """Where statement `keys` are in `sorted_keys` (index the `*_by_key` columns
-        with these), and which keys are known (an unknown key's position is 0 and must
-        be masked). For ascending keys, as a match gives them, the positions ascend:
-        the columns are read in order, not at random."""
-        pos, known, _ = self._located(keys)
-        return pos, known
-
-    def _located(self, keys: IntArray) -> tuple[IntArray, BoolArray, IntArray]:
-        """(positions, known, rows) of `keys` (see `rows_of`, `positions_of`)."""
+    def locate(self, keys: IntArray) -> tuple[IntArray, BoolArray, IntArray]:
+        """Where statement `keys` are in `sorted_keys` (index the `*_by_key` columns with
+        these), which keys are known, and their rows (see `rows_of`). An unknown key's
+        position and row are 0 and must be masked. For ascending keys, as a match gives
+        them, the positions ascend: the columns are read in order, not at random."""
         if len(self.sorted_keys) == 0:
             none = np.zeros(len(keys), np.int64)
             return none, np.zeros(len(keys), np.bool_), none

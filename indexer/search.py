@@ -342,8 +342,7 @@ class Search:
         starts, per_leaf = groups.starts, groups.occurrences
         uniq = groups.keys
         passages = np.diff(starts)
-        rows, known = catalog.rows_of(uniq)
-        pos, _ = catalog.positions_of(uniq)
+        pos, known, rows = catalog.locate(uniq)
         # BM25 over statements, computed here so that every engine ranks alike.
         n_docs = max(len(catalog), 1)
         avg_len = catalog.avg_tokens
@@ -561,14 +560,16 @@ class Search:
         order = ranked.orders[sort]
         wanted: list[tuple[int, int]] = []
         addressees: dict[int, dict[int, str]] = {}
-        ahead: list[npt.NDArray[np.int32]] = []  # passages of order[n:], read in batches
+        batch: list[npt.NDArray[np.int32]] = []  # passages of order[n - at:], read ahead
+        at = 0
         for n, i in enumerate(order):
-            if not ahead:
+            if at == len(batch):
                 # A batch of statements' rows at a time: of a common phrase matched
                 # statement by statement, a 10,000-row export reads no other rows.
-                ahead = ranked.matches.statement_passages(order[n : n + _ROWS_AHEAD])[::-1]
+                batch, at = ranked.matches.statement_passages(order[n : n + _ROWS_AHEAD]), 0
             key = ranked.keys[i]
-            wanted.extend((key, p) for p in ahead.pop().tolist())
+            wanted.extend((key, p) for p in batch[at].tolist())
+            at += 1
             # Texts are fetched in batches about as large as the rows still wanted (a
             # matching passage gives at least one as a rule): a 200-row export of a
             # common phrase must not read thousands of passages.

@@ -116,18 +116,18 @@ class Matches:
     @property
     def passages(self) -> npt.NDArray[np.int32]:
         """Each row's passage number."""
-        if self._passages is None:
-            self._read()
-        assert self._passages is not None
-        return self._passages
+        return self._rows()[0]
 
     @property
     def occurrences(self) -> npt.NDArray[np.int32]:
         """Each row's occurrences of each clause."""
-        if self._occurrences is None:
+        return self._rows()[1]
+
+    def _rows(self) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int32]]:
+        if self._passages is None or self._occurrences is None:
             self._read()
-        assert self._occurrences is not None
-        return self._occurrences
+        assert self._passages is not None and self._occurrences is not None
+        return self._passages, self._occurrences
 
     def _read(self) -> None:
         """Read the rows of matches made `later`, and hold them to the statements."""

@@ -104,6 +104,36 @@ def test_facets_match_a_counter_over_matching_statements(
     assert counts == sorted(counts, reverse=True)
 
 
+def test_statement_keys_are_located_with_and_without_the_extension(
+    slice_search: Search, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Known keys (ascending, as a match gives them, and shuffled) and unknown ones: the
+    same positions, rows and flags through the extension's search as through numpy's,
+    and each row holds its key's statement."""
+    import indexer.catalog as catalog_module
+
+    metas = slice_search.backend.statements()
+    keys = np.array([*sorted(m.key for m in metas)[::3], 1, 2**62], dtype=np.int64)
+    shuffled = np.random.default_rng(3).permutation(keys)
+    found = {}
+    for how in ("native", "numpy"):
+        if how == "numpy":
+            monkeypatch.setattr(catalog_module, "native_positions", lambda *_: None)
+        catalog = Catalog(metas)
+        found[how] = [catalog.locate(k) for k in (keys, shuffled)]
+        for k, (pos, known, rows) in zip((keys, shuffled), found[how], strict=True):
+            assert known.tolist() == [int(x) in {m.key for m in metas} for x in k]
+            assert all(metas[r].key == x for r, x, ok in zip(rows, k, known, strict=True) if ok)
+            assert (catalog.sorted_keys[pos[known]] == k[known]).all()
+    for (pos, known, rows), (pos2, known2, rows2) in zip(
+        found["native"], found["numpy"], strict=True
+    ):
+        # An unknown key's position is masked: only the known ones must agree.
+        assert np.array_equal(known, known2) and np.array_equal(rows, rows2)
+        assert np.array_equal(pos[known], pos2[known])
+        assert not known.all()
+
+
 def test_orders_match_python_sorts(slice_search: Search) -> None:
     ranked = slice_search.ranked(slice_search.query("peace"))
     by_key = {m.key: m for m in slice_search.backend.statements()}
