@@ -1321,7 +1321,7 @@ fn phrase_count(
 /// passage at ingest, where Python spends tens of microseconds on a long passage).
 #[pyclass(frozen, module = "tifa_native")]
 struct PairMaker {
-    groups: HashMap<String, u16>,
+    groups: writer::Groups,
     joiner: String,
 }
 
@@ -1338,7 +1338,7 @@ impl PairMaker {
     /// "of the human rights council" -> "of_the human_rights" (tokens separated by any
     /// whitespace; pairs of words of one group).
     fn terms(&self, tokens: &str) -> String {
-        writer::pair_terms(&self.groups, &self.joiner, tokens)
+        writer::pair_terms(&self.groups, &self.joiner, tokens.split_whitespace())
     }
 }
 
