@@ -306,6 +306,8 @@ class IngestStats:
     peak_anon_mb: float = 0.0
     # When the build ran (UTC): a cached index keeps the figures of the run that built it.
     measured: str = ""
+    # CPU seconds by kind of thread, ingest and its last merges ("total": the process's).
+    cpu_seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def rate(self) -> float:
@@ -363,6 +365,83 @@ class AnonPeak:
             pass
 
 
+# What each of the ingest child's threads is, by the name the kernel gives it (15
+# characters at most): tantivy names its own; the rest are the Python main thread's.
+_THREAD_KINDS = (
+    ("thrd-tantivy-in", "tantivy indexing"),
+    ("docstore-compre", "doc store compression"),
+    ("merge_thread", "segment merges"),
+)
+
+
+class ThreadCpu:
+    """Samples the CPU time of each of this process's threads every 100 ms, by kind:
+    the main thread (Python, and the native tokeniser, which runs on it), tantivy's
+    indexing threads, its doc store compressor and its merges. A thread that ended
+    between two samples loses at most its last 100 ms; the process's own total
+    (`os.times`, which counts ended threads) is kept beside, and the gap is "other"."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self._ticks = os.sysconf("SC_CLK_TCK")
+        self._seen: dict[int, tuple[str, float]] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self.seconds: dict[str, float] = {}
+
+    def __enter__(self) -> ThreadCpu:
+        t = os.times()
+        self._start = t.user + t.system
+        self._before = self._read()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+        t = os.times()
+        total = t.user + t.system - self._start
+        by: dict[str, float] = {}
+        for tid, (kind, cpu) in self._seen.items():
+            by[kind] = by.get(kind, 0.0) + cpu - self._before.get(tid, ("", 0.0))[1]
+        by["other"] = max(0.0, total - sum(by.values()))
+        self.seconds = {"total": total, **by}
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.1):
+            self._sample()
+
+    def _sample(self) -> None:
+        self._seen.update(self._read())
+
+    def _read(self) -> dict[int, tuple[str, float]]:
+        import threading
+
+        me, main = threading.get_native_id(), os.getpid()
+        out = {}
+        for task in Path("/proc/self/task").iterdir():
+            tid = int(task.name)
+            if tid == me:
+                continue  # the sampler itself
+            try:
+                stat = (task / "stat").read_text()
+            except OSError:
+                continue  # ended since the directory was listed
+            # "tid (comm) state ...": comm may hold spaces; utime and stime are the 12th
+            # and 13th fields after it.
+            comm = stat[stat.index("(") + 1 : stat.rindex(")")]
+            fields = stat[stat.rindex(")") + 2 :].split()
+            cpu = (int(fields[11]) + int(fields[12])) / self._ticks
+            kind = "main thread" if tid == main else "other"
+            for prefix, name in _THREAD_KINDS:
+                if comm.startswith(prefix):
+                    kind = name
+            out[tid] = (kind, cpu)
+        return out
+
+
 def run_child(args: Sequence[str], log: Path) -> tuple[int, float, float]:
     """Run `python -m bench.<args>` and return (exit code, wall seconds, peak RSS MB) of
     that child alone (os.wait4 reports its own rusage, not the run's other children)."""
@@ -415,6 +494,7 @@ def embedded_index(store: Store, spec: DatasetSpec, base: DatasetSpec | None = N
         peak_anon_lexicon_mb=child.get("peak_anon_lexicon_mb", 0.0),
         peak_anon_mb=child.get("peak_anon_mb", 0.0),
         measured=_utc_minute(time.time()),
+        cpu_seconds=child.get("cpu_seconds", {}),
     )
     stats.write_text(json.dumps(result.__dict__))
     return data
@@ -477,7 +557,7 @@ def _ingest_main(argv: Sequence[str]) -> int:
         source = (st for c in spec.corpora for st in read_corpus(c, store.shared, spec.limit))
         note = "read from the JSONL through the preset reader"
     t0 = time.perf_counter()
-    with AnonPeak() as anon:
+    with AnonPeak() as anon, ThreadCpu() as cpu:
         report = ingest(backend, source)
         seconds = time.perf_counter() - t0
         # The merges the last commits started run on in the background; the peak RSS is
@@ -513,6 +593,7 @@ def _ingest_main(argv: Sequence[str]) -> int:
         "merge_seconds": merge_seconds,
         "peak_rss_lexicon_mb": rss_lexicon,
         "peak_anon_lexicon_mb": anon_lexicon.peak_mb,
+        "cpu_seconds": cpu.seconds,
     }
     (a.out.parent / "ingest-child.json").write_text(json.dumps(out))
     return 0
