@@ -1284,34 +1284,49 @@ where
 }
 
 /// Start positions at which the word of every phrase offset i sits at start + i.
+///
+/// The starts are taken from the offset whose word has the fewest positions in the
+/// passage ("nations" in "the united nations", not "the"), and each other offset's
+/// positions are walked once against them.
 fn phrase_count(
     positions: &[Vec<u32>],
     slot: &[usize],
     starts: &mut Vec<u32>,
     kept: &mut Vec<u32>,
 ) -> u32 {
+    let first = (0..slot.len())
+        .min_by_key(|&i| positions[slot[i]].len())
+        .expect("a phrase has a word");
+    let at = first as u32;
     starts.clear();
-    starts.extend_from_slice(&positions[slot[0]]);
-    for (offset, &word) in slot.iter().enumerate().skip(1) {
-        let offset = offset as u32;
-        kept.clear();
-        let mut others = positions[word]
+    starts.extend(
+        positions[slot[first]]
             .iter()
-            .filter(|&&p| p >= offset)
-            .map(|&p| p - offset)
-            .peekable();
-        for &s in starts.iter() {
-            while others.peek().is_some_and(|&o| o < s) {
-                others.next();
-            }
-            if others.peek() == Some(&s) {
-                kept.push(s);
-            }
-        }
-        std::mem::swap(starts, kept);
+            .filter(|&&p| p >= at)
+            .map(|&p| p - at),
+    );
+    for (offset, &word) in (0u32..).zip(slot) {
         if starts.is_empty() {
             return 0;
         }
+        if offset == at {
+            continue;
+        }
+        let others = &positions[word];
+        kept.clear();
+        let mut j = 0;
+        for &start in starts.iter() {
+            let want = start + offset;
+            while j < others.len() && others[j] < want {
+                j += 1;
+            }
+            match others.get(j) {
+                None => break,
+                Some(&p) if p == want => kept.push(start),
+                Some(_) => {}
+            }
+        }
+        std::mem::swap(starts, kept);
     }
     starts.len() as u32
 }
