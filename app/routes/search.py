@@ -85,7 +85,7 @@ async def search(
         page = search.search(
             node, sort=sort, limit=limit, cursor=cursor, context=context, snippets=snippets
         )
-        return SearchOut.of(page).model_dump_json().encode()
+        return SearchOut.json_of(page)
 
     key = ("search", node, sort, limit, cursor, context, snippets)
     body = await rendered.answer(search, key, compute)
