@@ -64,6 +64,12 @@ def _ascii_bytes(text: str) -> bytes | None:
     return raw if _NOT_PUNCT.search(rest) is None else None
 
 
+def on_ascii_path(text: str) -> bool:
+    """Whether `text` takes the ASCII path (its tokens are the runs of [a-z0-9]), as the
+    native writer's tokeniser decides it."""
+    return _ascii_bytes(text) is not None
+
+
 def _ascii_view(text: str) -> str | None:
     """`text` lower-cased, if after the punctuation mapping it is plain ASCII; else None."""
     if not text.isascii():

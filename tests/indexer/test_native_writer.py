@@ -22,7 +22,7 @@ from indexer.backends.native import NativePhrases, ascii_terms
 from indexer.backends.pairs import COMMON, FREQUENT, JOINER
 from indexer.ingest import delete, ingest
 from indexer.model import Passage, Statement, statement_from_record
-from indexer.text import _ascii_bytes, joined_terms, terms
+from indexer.text import joined_terms, on_ascii_path, terms
 from tests.indexer.test_fast_paths import FUZZ, TEXT
 from tests.support.native import require_native
 
@@ -37,7 +37,7 @@ ON_PATH = st.text(alphabet=st.sampled_from(list(_ON) * 10 + list("é\u2070ё中"
 def test_native_ascii_tokens_are_the_matching_models(text: str) -> None:
     require_native()
     found = ascii_terms(text)
-    if _ascii_bytes(text) is None:
+    if not on_ascii_path(text):
         assert found is None  # off the ASCII path: Python tokenises it
     else:
         joined, count = joined_terms(text)
@@ -133,6 +133,32 @@ def test_both_writers_store_the_same_documents(both: tuple[Path, Path]) -> None:
     docs = _documents(native)
     assert len(docs) > 40  # passages and statements, w7 gone
     assert docs == _documents(package)
+
+
+def test_each_statement_goes_to_the_native_writer_in_one_call(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Passages off the extension's path (accented, Han, Russian) are tokenised before
+    the call, so no statement is refused and sent again."""
+    require_native()
+    from indexer.backends.native import NativeWriter
+
+    calls: list[str] = []
+    add = NativeWriter.add_passages
+
+    def counted(self: NativeWriter, sid: str, *args: Any) -> tuple[bool, int, list[int]]:
+        calls.append(sid)
+        made = add(self, sid, *args)
+        assert made[0], (sid, made)
+        return made
+
+    monkeypatch.setattr(NativeWriter, "add_passages", counted)
+    backend = EmbeddedBackend(tmp_path / "ix", native=True)
+    corpus = _corpus()
+    assert any(not on_ascii_path(p.text) for s in corpus for p in s.passages)
+    assert ingest(backend, iter(corpus)).ok
+    backend.close()
+    assert sorted(calls) == sorted(s.id for s in corpus)
 
 
 def test_both_writers_keep_the_small_doc_store_blocks(both: tuple[Path, Path]) -> None:
