@@ -252,10 +252,11 @@ def _ingest_cpu_table(builds: Sequence[tuple[str, ds.IngestStats]]) -> rp.Table:
         "and normalises the records, makes their JSON and content hash, and runs the native "
         "tokeniser and document builder (`native/src/writer.rs`); tantivy's threads index "
         "the documents (postings, positions, fast fields), compress the doc store and merge "
-        "segments. 'other' is the rest of the process's CPU (threads that ended between two "
-        "samples, the reader's decompression). Cores busy is CPU over wall time. The last "
-        "column is the rate the machine's cores would allow if all were busy all the time: "
-        "when it is under the target too, the target needs less work, not more overlap.",
+        "segments. 'other' is the rest of the process's CPU: its other threads, and what a "
+        "tantivy thread spent after its last sample if it ended between two. Cores busy is "
+        "CPU over wall time. The last column is the rate the machine's cores would allow "
+        "if all were busy all the time: when it is under the target too, the target needs "
+        "less work, not more overlap.",
         [
             "dataset",
             "wall",

@@ -24,7 +24,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import orjson
 
@@ -332,17 +332,19 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-class AnonPeak:
-    """Samples this process's RssAnon every 50 ms in a thread, keeping the highest."""
+class _Sampler:
+    """Calls `_sample` every `interval` seconds in a thread while in a `with` block, and
+    once more on leaving it."""
+
+    interval = 0.05
 
     def __init__(self) -> None:
         import threading
 
-        self.peak_mb = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def __enter__(self) -> AnonPeak:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 
@@ -352,8 +354,19 @@ class AnonPeak:
         self._sample()
 
     def _run(self) -> None:
-        while not self._stop.wait(0.05):
+        while not self._stop.wait(self.interval):
             self._sample()
+
+    def _sample(self) -> None:
+        raise NotImplementedError
+
+
+class AnonPeak(_Sampler):
+    """Samples this process's RssAnon every 50 ms, keeping the highest."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.peak_mb = 0.0
 
     def _sample(self) -> None:
         try:
@@ -374,57 +387,51 @@ _THREAD_KINDS = (
 )
 
 
-class ThreadCpu:
+class ThreadCpu(_Sampler):
     """Samples the CPU time of each of this process's threads every 100 ms, by kind:
     the main thread (Python, and the native tokeniser, which runs on it), tantivy's
-    indexing threads, its doc store compressor and its merges. A thread that ended
-    between two samples loses at most its last 100 ms; the process's own total
-    (`os.times`, which counts ended threads) is kept beside, and the gap is "other"."""
+    indexing threads, its doc store compressor and its merges. "other" is the rest of the
+    process's own total (`os.times`, which counts ended threads): its other threads, and
+    what a named thread spent after its last sample if it ended (at most 100 ms each)."""
+
+    interval = 0.1
 
     def __init__(self) -> None:
-        import threading
-
+        super().__init__()
         self._ticks = os.sysconf("SC_CLK_TCK")
         self._seen: dict[int, tuple[str, float]] = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
         self.seconds: dict[str, float] = {}
 
-    def __enter__(self) -> ThreadCpu:
+    def __enter__(self) -> Self:
         t = os.times()
         self._start = t.user + t.system
         self._before = self._read()
-        self._thread.start()
-        return self
+        return super().__enter__()
 
     def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self._sample()
+        super().__exit__(*exc)
         t = os.times()
         total = t.user + t.system - self._start
         by: dict[str, float] = {}
         for tid, (kind, cpu) in self._seen.items():
-            by[kind] = by.get(kind, 0.0) + cpu - self._before.get(tid, ("", 0.0))[1]
+            if kind != "other":
+                by[kind] = by.get(kind, 0.0) + cpu - self._before.get(tid, ("", 0.0))[1]
+        # Everything else the process spent, ended threads included.
         by["other"] = max(0.0, total - sum(by.values()))
         self.seconds = {"total": total, **by}
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.1):
-            self._sample()
 
     def _sample(self) -> None:
         self._seen.update(self._read())
 
     def _read(self) -> dict[int, tuple[str, float]]:
-        import threading
-
-        me, main = threading.get_native_id(), os.getpid()
+        # The sampler's own thread is left out (None until it starts: the first read,
+        # made on entering, then counts every thread from its CPU so far).
+        sampler, main = self._thread.native_id, os.getpid()
         out = {}
         for task in Path("/proc/self/task").iterdir():
             tid = int(task.name)
-            if tid == me:
-                continue  # the sampler itself
+            if tid == sampler:
+                continue
             try:
                 stat = (task / "stat").read_text()
             except OSError:
