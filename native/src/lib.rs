@@ -1353,7 +1353,12 @@ impl PairMaker {
     /// "of the human rights council" -> "of_the human_rights" (tokens separated by any
     /// whitespace; pairs of words of one group).
     fn terms(&self, tokens: &str) -> String {
-        writer::pair_terms(&self.groups, &self.joiner, tokens.split_whitespace())
+        writer::pair_terms(
+            &self.groups,
+            &self.joiner,
+            tokens.split_whitespace(),
+            tokens.len(),
+        )
     }
 }
 

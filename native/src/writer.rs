@@ -69,18 +69,50 @@ pub(crate) fn ascii_tokens(text: &str) -> Option<(String, u32)> {
     Some((String::from_utf8(out).expect("ASCII"), count))
 }
 
-/// The group of each word that makes pairs (see `pair_terms`). Hashed with FxHash: a
-/// lookup per token of every passage at ingest, where SipHash (the standard library's,
-/// made to resist crafted keys, which a fixed word list does not need) was a tenth of
-/// the native writer's time.
-pub(crate) type Groups = HashMap<String, u16, FxBuildHasher>;
+/// The group of each word that makes pairs (see `pair_terms`): a lookup per token of
+/// every passage at ingest.
+///
+/// A word of up to 16 bytes is keyed by its bytes packed into a `u128`, zero-padded
+/// (tokens never hold a NUL, so no two such words share a key); every frequent word is
+/// that short. Hashing one integer with FxHash and comparing integers was about twice as
+/// fast as hashing and comparing the strings, which took a seventh of `add_passages`.
+/// Longer words (or any holding a NUL) are kept by their strings.
+#[derive(Debug, Default)]
+pub(crate) struct Groups {
+    short: HashMap<u128, u16, FxBuildHasher>,
+    long: HashMap<String, u16, FxBuildHasher>,
+}
+
+impl Groups {
+    fn key(word: &str) -> Option<u128> {
+        let bytes = word.as_bytes();
+        if bytes.len() > 16 || bytes.contains(&0) {
+            return None;
+        }
+        let mut packed = [0u8; 16];
+        packed[..bytes.len()].copy_from_slice(bytes);
+        Some(u128::from_le_bytes(packed))
+    }
+
+    /// The group of `word`, if it is in one.
+    pub(crate) fn of(&self, word: &str) -> Option<u16> {
+        match Self::key(word) {
+            Some(k) => self.short.get(&k).copied(),
+            None if self.long.is_empty() => None,
+            None => self.long.get(word).copied(),
+        }
+    }
+}
 
 /// The group of each word that makes pairs, from the groups' lists.
 pub(crate) fn pair_groups(groups: Vec<Vec<String>>) -> Groups {
     let mut of = Groups::default();
     for (g, words) in (0u16..).zip(groups) {
         for word in words {
-            of.insert(word, g);
+            match Groups::key(&word) {
+                Some(k) => of.short.insert(k, g),
+                None => of.long.insert(word, g),
+            };
         }
     }
     of
@@ -88,15 +120,17 @@ pub(crate) fn pair_groups(groups: Vec<Vec<String>>) -> Groups {
 
 /// "of the human rights council" -> "of_the human_rights": each two adjacent tokens of
 /// one group (`groups` maps a word to its group; a word in none makes no pair).
+/// `capacity` is what the caller expects the pairs to take (no more than the tokens).
 pub(crate) fn pair_terms<'a>(
     groups: &Groups,
     joiner: &str,
     tokens: impl Iterator<Item = &'a str>,
+    capacity: usize,
 ) -> String {
-    let mut out = String::new();
+    let mut out = String::with_capacity(capacity);
     let mut previous: Option<(&str, u16)> = None;
     for token in tokens {
-        let group = groups.get(token).copied();
+        let group = groups.of(token);
         if let (Some((before, g)), Some(h)) = (previous, group) {
             if g == h {
                 if !out.is_empty() {
@@ -111,6 +145,10 @@ pub(crate) fn pair_terms<'a>(
     }
     out
 }
+
+/// What a document's values take besides its strings: the numbers, the short
+/// constant texts and each value's length prefix.
+const DOC_OVERHEAD: usize = 128;
 
 /// tantivy's least memory budget for one indexing thread (not exported by tantivy).
 const THREAD_BUDGET_MIN: usize = 15_000_000;
@@ -356,12 +394,39 @@ impl DocWriter {
             if !off_path.is_empty() {
                 return Ok((false, 0, off_path));
             }
+            let filters_len: usize = filter_fields.iter().map(|(_, v)| v.len()).sum();
             let mut total = 0u64;
             let mut docs = Vec::with_capacity(passages.len());
             for (p, (toks, ntok, spaced)) in passages.iter().zip(&tokens) {
                 let (pno, uid, text, _, lemmas, addressee) = p;
                 total += u64::from(*ntok);
-                let mut doc = TantivyDocument::default();
+                // Splitting on one byte, not on any Unicode whitespace, where the
+                // tokens are known to be joined by single spaces.
+                let pairs = if *ntok < 2 {
+                    String::new()
+                } else if *spaced {
+                    pair_terms(&self.groups, &self.joiner, toks.split(' '), toks.len())
+                } else {
+                    pair_terms(
+                        &self.groups,
+                        &self.joiner,
+                        toks.split_whitespace(),
+                        toks.len(),
+                    )
+                };
+                // The document's values sized up front: grown from empty, its buffer
+                // was reallocated (and copied) several times a passage, a third of
+                // this method's time.
+                let mut doc = TantivyDocument::with_capacity(
+                    DOC_OVERHEAD
+                        + sid.len()
+                        + filters_len
+                        + text.len()
+                        + toks.len()
+                        + pairs.len()
+                        + lemmas.as_ref().map_or(0, String::len)
+                        + addressee.as_ref().map_or(0, String::len),
+                );
                 doc.add_text(f.doc_type, "passage");
                 doc.add_text(f.sid, sid);
                 doc.add_i64(f.key, key);
@@ -378,17 +443,8 @@ impl DocWriter {
                 doc.add_bytes(f.text, text.as_bytes());
                 if !toks.is_empty() {
                     doc.add_text(f.tokens, toks);
-                    if *ntok > 1 {
-                        // Splitting on one byte, not on any Unicode whitespace,
-                        // where the tokens are known to be joined by single spaces.
-                        let pairs = if *spaced {
-                            pair_terms(&self.groups, &self.joiner, toks.split(' '))
-                        } else {
-                            pair_terms(&self.groups, &self.joiner, toks.split_whitespace())
-                        };
-                        if !pairs.is_empty() {
-                            doc.add_text(f.pairs, &pairs);
-                        }
+                    if !pairs.is_empty() {
+                        doc.add_text(f.pairs, &pairs);
                     }
                 }
                 if let Some(lemmas) = lemmas {
@@ -420,7 +476,9 @@ impl DocWriter {
         record: &[u8],
     ) -> PyResult<()> {
         let f = &self.fields;
-        let mut doc = TantivyDocument::default();
+        let mut doc = TantivyDocument::with_capacity(
+            DOC_OVERHEAD + sid.len() + hash.len() + meta.len() + record.len(),
+        );
         doc.add_text(f.doc_type, "statement");
         doc.add_text(f.sid, sid);
         doc.add_i64(f.key, key);

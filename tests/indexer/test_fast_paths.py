@@ -457,3 +457,36 @@ def test_native_pair_terms_equal_python_pair_terms(words: list[str]) -> None:
     for sep in (" ", "   ", " \t "):
         tokens = sep.join(words)
         assert made(tokens) == pair_terms(tokens)
+
+
+# Around the extension's keys: words of up to 16 bytes are looked up packed into one
+# integer, longer ones by their strings; prefixes of one another must stay apart.
+_KEYED_GROUPS = (
+    ["a", "ab", "abcdefghijklmnop", "abcdefghijklmnopq", "internationalisation", "é"],
+    ["b", "abcdefghijklmno", "déclaration"],
+)
+
+
+@FUZZ
+@given(
+    st.lists(
+        st.sampled_from(
+            [w for g in _KEYED_GROUPS for w in g]
+            + ["abc", "abcdefghijklmnopqr", "internationalisations", "e", "a\u0301", ""]
+        ),
+        max_size=20,
+    )
+)
+def test_native_pair_terms_key_words_of_any_length(words: list[str]) -> None:
+    from indexer.backends.native import pair_maker
+    from tests.support.native import require_native
+
+    require_native()
+    made = pair_maker([set(g) for g in _KEYED_GROUPS], "_")
+    assert made is not None
+    group = {w: g for g, ws in enumerate(_KEYED_GROUPS) for w in ws}
+    tokens = [w for w in words if w]
+    expected = " ".join(
+        f"{a}_{b}" for a, b in itertools.pairwise(tokens) if a in group and group.get(b) == group[a]
+    )
+    assert made(" ".join(tokens)) == expected
