@@ -15,6 +15,7 @@ import os
 import unicodedata
 from typing import Any
 
+import pytest
 import regex
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -183,6 +184,20 @@ def test_record_json_and_content_hash_match_json_dumps(statement: Statement) -> 
     assert _or_refused(fresh.record_json) == stored
     if expected != "refused":
         assert fresh.content_hash() == expected  # cached on the way
+
+
+@pytest.mark.parametrize(
+    "char",
+    [chr(c) for c in range(0xA0)] + ["\u2028", "\u2029", "\ufeff", "\U0001f600", "\ud800"],
+)
+def test_a_string_piece_is_json_dumps(char: str) -> None:
+    """orjson writes the record's strings; each character as json.dumps writes it (a lone
+    surrogate refused with json.dumps's UTF-8 error)."""
+    from indexer.model import _json
+
+    text = f'a{char}"{char}\\'
+    expected = _or_refused(lambda: json.dumps(text, ensure_ascii=False).encode("utf-8"))
+    assert _or_refused(lambda: _json(text)) == expected
 
 
 SIMPLE = st.one_of(
