@@ -262,11 +262,15 @@ def _unicode_finder(tokens: tuple[str, ...]) -> Finder:
                 continue  # inside a longer run
             end = start + len(first)
             for i, token in enumerate(rest, 1):
+                # Next to a Han token the next one may follow directly: tried first, as
+                # it is in most Chinese text (a letter there is never a separation).
+                if (han[i - 1] or han[i]) and view.startswith(token, end):
+                    end += len(token)
+                    continue
                 gap = separation_at(view, end)
-                if gap is not None:
-                    end = gap.end()
-                elif not (han[i - 1] or han[i]):
+                if gap is None:
                     break
+                end = gap.end()
                 if not view.startswith(token, end):
                     break
                 end += len(token)
