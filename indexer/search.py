@@ -21,6 +21,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
+import regex
 
 from indexer.backends.base import Backend, Matches, StatementMeta
 from indexer.backends.native import SnippetSpans, ascii_snippets
@@ -650,6 +651,10 @@ def _text_and_filters(node: Node) -> tuple[Node, Node] | None:
 _SPACE = re.compile(r"\s")
 # The last space of a slice: `endpos` is where \Z matches.
 _LAST_SPACE = re.compile(r"\s\S*\Z")
+# A Han character is a word alone, and Chinese puts no space between words: an edge may
+# fall beside one (cut only at spaces, a Chinese snippet had no context on the right).
+_HAN = regex.compile(r"\p{Han}")
+_LAST_HAN = regex.compile(r"\p{Han}\P{Han}*\Z")
 
 
 def kwic(
@@ -709,13 +714,18 @@ def python_kwic(
         right_end = min(len(text), end + context)
         # Do not cut a word in half at the edges of the context: the left edge moves right
         # to just after the first space from it, the right one left to the last space
-        # before it (\s is str.isspace, character for character).
+        # before it (\s is str.isspace, character for character), or each only as far as
+        # the first (last) Han character, beside which any cut is between words.
         if left_start > 0:
             space = _SPACE.search(text, left_start - 1, start)
-            left_start = start if space is None else space.end()
+            edge = start if space is None else space.end()
+            han = _HAN.search(text, left_start - 1, edge)
+            left_start = edge if han is None else max(han.start(), left_start)
         if right_end < len(text):
             space = _LAST_SPACE.search(text, end, right_end + 1)
-            right_end = end if space is None else space.start()
+            edge = end if space is None else space.start()
+            han = _LAST_HAN.search(text, edge, right_end + 1)
+            right_end = edge if han is None else min(han.start() + 1, right_end)
         out.append(
             Snippet(
                 passage=passage,

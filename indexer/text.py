@@ -73,6 +73,8 @@ def on_ascii_path(text: str) -> bool:
 def _ascii_view(text: str) -> str | None:
     """`text` lower-cased, if after the punctuation mapping it is plain ASCII; else None."""
     if not text.isascii():
+        if max(text) > "\u206f":
+            return None  # a character above every mapped one (Chinese text): no view
         text = _PUNCT.sub(" ", text)
         if not text.isascii():
             return None
@@ -111,6 +113,21 @@ _MARK = regex.compile(r"\p{M}")
 _RUN_OR_CLUSTER = regex.compile(r"((?:\P{M}(?!\p{M}))+)|\P{M}\p{M}+|\p{M}+")
 
 
+# Text made only of these characters folds one for one, with no character composing with
+# another: ASCII, Han ideographs (their own fold), CJK punctuation and the quotes and dashes
+# Chinese uses (their own), the ideographic space (a space) and full-width ASCII (ASCII).
+# Chinese text with full-width punctuation is not NFKC-normalised, and folding it
+# character by character through `_CHAR_FOLDS` cost about 50 µs a passage, a search page
+# of Chinese snippets 2 ms; here it costs a few. tests/indexer/test_fast_paths.py holds
+# each character to `fold`.
+_CJK_FOLDS_ONE_FOR_ONE = re.compile(
+    "[\t-\r -~\u00b7\u2010\u2012-\u2016\u2018-\u2023\u2027\u3000-\u3003\u3008-\u3011"
+    "\u3014-\u301f\u3400-\u4dbf\u4e00-\u9fff\uff01-\uff5e]*"
+)
+# Of those, the ones whose fold is another character than their case folding.
+_CJK_NFKC_CHANGES = re.compile("[\u3000\uff01-\uff5e]")
+
+
 def _fold_with_map(text: str) -> tuple[str, list[tuple[int, int]] | None]:
     """Fold `text`, returning the folded string and, for each folded character, the
     [start, end) span of the original characters it came from.
@@ -121,6 +138,10 @@ def _fold_with_map(text: str) -> tuple[str, list[tuple[int, int]] | None]:
         cf = text.casefold()
         if len(cf) == len(text) and unicodedata.is_normalized("NFKC", cf):
             return cf.replace("ё", "е"), None
+    if _CJK_FOLDS_ONE_FOR_ONE.fullmatch(text):
+        for char in set(_CJK_NFKC_CHANGES.findall(text)):
+            text = text.replace(char, _CHAR_FOLDS[ord(char)])
+        return text.casefold(), None
     if not _MARK.search(text) and not text.translate(_ONE_FOR_ONE):
         # Without marks every cluster below is one character, and each folds to one:
         # the same string and offsets, a table lookup per character instead of a fold

@@ -55,7 +55,15 @@ async def search(
     sort: Annotated[Literal["relevance", "date", "-date"], Query()] = "relevance",
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 20,
     cursor: Annotated[str | None, Query(description="`next` from the previous page.")] = None,
-    context: Annotated[int, Query(ge=0, le=500, description="KWIC width in characters.")] = 60,
+    context: Annotated[
+        int,
+        Query(
+            ge=0,
+            le=500,
+            description="KWIC width: up to this many characters each side of a match, "
+            "cut at a space or beside a Han character so that no word is split.",
+        ),
+    ] = 60,
     snippets: Annotated[int, Query(ge=0, le=50, description="Snippets per statement.")] = 3,
     format: Annotated[Literal["csv", "json"] | None, Query()] = None,
     export_limit: Annotated[int, Query(ge=1, le=100_000)] = 10_000,

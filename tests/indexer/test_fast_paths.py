@@ -60,7 +60,7 @@ def test_terms_match_the_brute_force_twin(text: str) -> None:
 # or two into one: ｶﾞ), marks, ligatures and letters whose folds are longer (ß, ﬁ).
 WIDE = st.text(
     alphabet=st.sampled_from(
-        list("中国新时代，。：；！？（）「」、ＡＢ１２ｶﾞﾟ ab\n") * 3
+        list("中国新时代，。：；！？（）「」、ＡＢ１２ｶﾞﾟ ab\n“”—·\u3000") * 3
         + list("\u0301\u3099ßﬁİёЁ①㍿\u00a0")
     ),
     max_size=80,
@@ -76,6 +76,21 @@ def _cluster_fold(text: str) -> tuple[str, list[tuple[int, int]]]:
         out += piece
         spans += [m.span()] * len(piece)
     return out, spans
+
+
+def test_every_character_of_the_cjk_path_folds_one_for_one() -> None:
+    """Each character `_fold_with_map` folds on its CJK path (Chinese text with full-width
+    punctuation) folds as `fold` folds it, to one character."""
+    from indexer.text import _CJK_FOLDS_ONE_FOR_ONE
+
+    taken = [chr(c) for c in range(0x10000) if _CJK_FOLDS_ONE_FOR_ONE.fullmatch(chr(c)) is not None]
+    assert len(taken) > 27_000  # Han ideographs, CJK punctuation, full-width ASCII
+    for char in taken:
+        assert _fold_with_map(char) == (fold(char), None)
+        assert len(fold(char)) == 1
+        assert not unicodedata.category(char).startswith("M")
+    text = "".join(taken)
+    assert _fold_with_map(text) == ("".join(map(fold, taken)), None)
 
 
 @FUZZ
@@ -312,11 +327,19 @@ def test_snippets_found_by_regex_equal_those_found_by_tokens(
 
 
 def _edges_by_loop(text: str, start: int, end: int, context: int) -> tuple[str, str]:
-    """The snippet's context as first written: one character at a time."""
+    """The snippet's context one character at a time: each edge moves inwards until it
+    falls after (before) a space or beside a Han character."""
+
+    def han(i: int) -> bool:
+        return regex.match(r"\p{Han}", text[i]) is not None
+
+    def cut(i: int) -> bool:
+        return han(i - 1) or han(i)
+
     left, right = max(0, start - context), min(len(text), end + context)
-    while left > 0 and not text[left - 1].isspace() and left < start:
+    while left > 0 and not text[left - 1].isspace() and not cut(left) and left < start:
         left += 1
-    while right < len(text) and not text[right].isspace() and right > end:
+    while right < len(text) and not text[right].isspace() and not cut(right) and right > end:
         right -= 1
     return text[left:start], text[end:right]
 
@@ -325,17 +348,31 @@ def _edges_by_loop(text: str, start: int, end: int, context: int) -> tuple[str, 
 @given(_texts(), st.lists(WORDS, min_size=1, max_size=2), st.integers(0, 40))
 @example("aa the bb", ["the"], 1)
 @example("the\u2028x\x1cthe\x1cq the", ["the"], 3)
+@example("中国特色社会主义新时代中国特色社会主义思想", ["新时代"], 4)
+@example("GDP增长 the Ａ新时代b 中 ab", ["新时代"], 5)
 def test_snippet_context_edges_equal_the_character_loop(
     text: str, words: list[str], context: int
 ) -> None:
-    """The context is cut at spaces by two regex searches; they give what the original
-    character-by-character loops gave (\\s and str.isspace agree)."""
+    """The context is cut at spaces and beside Han characters by regex searches; they
+    give what character-by-character loops give (\\s and str.isspace agree)."""
     from indexer.query import Phrase
 
     text = text.replace(",", "\u2028").replace("-", "\x1c\u3000")
     phrase = Phrase(tuple(terms(" ".join(words))))
     for snip in kwic(text, phrase, 0, context):
         assert (snip.left, snip.right) == _edges_by_loop(text, snip.start, snip.end, context)
+
+
+def test_a_chinese_snippet_has_its_context_on_both_sides() -> None:
+    """Chinese has no spaces between words: the context is cut at its width, beside any
+    Han character, and never inside a Latin word next to it."""
+    from indexer.query import Phrase
+
+    text = "高举中国特色社会主义伟大旗帜，以习近平新时代中国特色社会主义思想为指导"
+    [snip] = kwic(text, Phrase(tuple(terms("新时代"))), 0, 6)
+    assert (snip.left, snip.match, snip.right) == ("帜，以习近平", "新时代", "中国特色社会")
+    [snip] = kwic("增长GDP新时代增长率", Phrase(tuple(terms("新时代"))), 0, 2)
+    assert (snip.left, snip.right) == ("", "增长")  # not "DP"
 
 
 def _or_of(phrases: list[list[str]]) -> Any:
