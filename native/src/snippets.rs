@@ -9,7 +9,9 @@
 //! The ASCII path (`indexer.text._ascii_view`): every character is ASCII or one of the
 //! punctuation characters that map to a space one for one, so character offsets into the
 //! text are byte offsets into its lower-cased "view", and tokens are the view's runs of
-//! [a-z0-9]. Any other character, and the text takes Python's path (None here).
+//! [a-z0-9]. Chinese text takes a path of its own (`cjk_view`: a character per
+//! character, each Han ideograph a token). Any other character, and the text takes
+//! Python's path (None here).
 
 use pyo3::prelude::*;
 use pyo3::types::PyString;
@@ -90,6 +92,8 @@ pub(crate) struct AsciiSnippets {
     // Every phrase's words are [a-z0-9] (none was left out as never occurring): only
     // then can a text holding other letters be searched here.
     ascii_words: bool,
+    // Every phrase, for the CJK path (see `cjk_view`).
+    cjk_phrases: Vec<Vec<Vec<char>>>,
 }
 
 #[pymethods]
@@ -97,6 +101,11 @@ impl AsciiSnippets {
     #[new]
     fn new(phrases: Vec<Vec<String>>) -> Self {
         let given = phrases.len();
+        let cjk_phrases = phrases
+            .iter()
+            .filter(|p| !p.is_empty() && p.iter().all(|t| !t.is_empty()))
+            .map(|p| p.iter().map(|t| t.chars().collect()).collect())
+            .collect();
         // A phrase with a token that is not all [a-z0-9] never occurs on the ASCII
         // path (tokens there are lower-cased runs of those).
         let phrases: Vec<Vec<Vec<u8>>> = phrases
@@ -114,6 +123,7 @@ impl AsciiSnippets {
         AsciiSnippets {
             ascii_words: phrases.len() == given,
             phrases,
+            cjk_phrases,
         }
     }
 
@@ -131,7 +141,9 @@ impl AsciiSnippets {
     ) -> Option<Vec<(usize, usize, usize, usize)>> {
         // A str that is not valid UTF-8 (a lone surrogate) takes Python's path.
         let text = text.to_str().ok()?;
-        let view = ascii_view(text, self.ascii_words)?;
+        let Some(view) = ascii_view(text, self.ascii_words) else {
+            return self.find_cjk(text, context, limit);
+        };
         let mut found = spans(&view, &self.phrases);
         if let Some(limit) = limit {
             found.truncate(limit);
@@ -150,6 +162,151 @@ impl AsciiSnippets {
                 .collect(),
         )
     }
+}
+
+impl AsciiSnippets {
+    /// `find` over the CJK path's view (None for a text off it).
+    fn find_cjk(
+        &self,
+        text: &str,
+        context: usize,
+        limit: Option<usize>,
+    ) -> Option<Vec<(usize, usize, usize, usize)>> {
+        let view = cjk_view(text)?;
+        let mut found = cjk_spans(&view, &self.cjk_phrases);
+        if let Some(limit) = limit {
+            found.truncate(limit);
+        }
+        Some(
+            found
+                .into_iter()
+                .map(|(start, end)| {
+                    (
+                        cjk_left_edge(&view, start, context),
+                        start,
+                        end,
+                        cjk_right_edge(&view, end, context),
+                    )
+                })
+                .collect(),
+        )
+    }
+}
+
+// The CJK path: Chinese text (Han ideographs, CJK and full-width punctuation, full-width
+// ASCII), which `indexer.text._fold_with_map` folds one for one without the character
+// table (`_CJK_FOLDS_ONE_FOR_ONE`). Each Han ideograph is a token alone; other tokens are
+// runs of [a-z0-9] once folded. tests/indexer/test_fast_paths.py holds the characters
+// taken here to Python's class and their folds to `fold`, one at a time.
+
+/// The Han ideographs of the CJK path: the two unified blocks, every character of which
+/// is assigned, of script Han, and its own fold.
+fn is_han(c: char) -> bool {
+    matches!(c, '\u{3400}'..='\u{4dbf}' | '\u{4e00}'..='\u{9fff}')
+}
+
+/// The fold of a character of the CJK path, one character; None off it.
+fn cjk_fold(c: char) -> Option<char> {
+    match c {
+        '\t'..='\r' | ' '..='~' => Some(c.to_ascii_lowercase()),
+        // The ideographic space is a space; full-width ASCII is ASCII.
+        '\u{3000}' => Some(' '),
+        '\u{ff01}'..='\u{ff5e}' => {
+            char::from_u32(c as u32 - 0xfee0).map(|a| a.to_ascii_lowercase())
+        }
+        '\u{b7}'
+        | '\u{2010}'
+        | '\u{2012}'..='\u{2016}'
+        | '\u{2018}'..='\u{2023}'
+        | '\u{2027}'
+        | '\u{3001}'..='\u{3003}'
+        | '\u{3008}'..='\u{3011}'
+        | '\u{3014}'..='\u{301f}' => Some(c),
+        c if is_han(c) => Some(c),
+        _ => None,
+    }
+}
+
+/// `text` folded, one character for each of its characters (so that indices are
+/// character offsets), where every character is on the CJK path; else None.
+fn cjk_view(text: &str) -> Option<Vec<char>> {
+    text.chars().map(cjk_fold).collect()
+}
+
+/// [start, end) of every occurrence of each phrase in a CJK view, sorted, each once.
+fn cjk_spans(view: &[char], phrases: &[Vec<Vec<char>>]) -> Vec<(usize, usize)> {
+    let mut tokens: Vec<(usize, usize)> = Vec::with_capacity(view.len());
+    let mut i = 0;
+    let n = view.len();
+    while i < n {
+        if is_han(view[i]) {
+            tokens.push((i, i + 1));
+            i += 1;
+        } else if view[i].is_ascii_alphanumeric() {
+            let start = i;
+            while i < n && view[i].is_ascii_alphanumeric() {
+                i += 1;
+            }
+            tokens.push((start, i));
+        } else {
+            i += 1;
+        }
+    }
+    let mut out = Vec::new();
+    for t in 0..tokens.len() {
+        for phrase in phrases {
+            let len = phrase.len();
+            if t + len > tokens.len() {
+                continue;
+            }
+            let here = tokens[t..t + len]
+                .iter()
+                .zip(phrase)
+                .all(|(&(a, b), word)| view[a..b] == word[..]);
+            if here {
+                out.push((tokens[t].0, tokens[t + len - 1].1));
+            }
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// Python's `str.isspace` for a character of a CJK view (the ideographic space is a
+/// space there already): \t \n \x0b \x0c \r and the blank.
+fn cjk_space(c: char) -> bool {
+    c.is_ascii_whitespace() || c == '\u{b}'
+}
+
+/// Whether an edge may fall between `p - 1` and `p` of a CJK view without cutting a
+/// word: beside a Han ideograph (each is a word; Chinese puts no space between words).
+fn beside_han(view: &[char], p: usize) -> bool {
+    is_han(view[p - 1]) || is_han(view[p])
+}
+
+/// The left edge `context` characters before `start`, moved right to just after a space
+/// or beside a Han ideograph (at most to `start`).
+fn cjk_left_edge(view: &[char], start: usize, context: usize) -> usize {
+    let mut edge = start.saturating_sub(context);
+    if edge == 0 {
+        return 0;
+    }
+    while edge < start && !(cjk_space(view[edge - 1]) || beside_han(view, edge)) {
+        edge += 1;
+    }
+    edge
+}
+
+/// The right edge `context` characters after `end`, moved left onto a space or beside a
+/// Han ideograph (at most to `end`).
+fn cjk_right_edge(view: &[char], end: usize, context: usize) -> usize {
+    let len = view.len();
+    let mut edge = (end + context).min(len);
+    while edge < len && edge > end && !(cjk_space(view[edge]) || beside_han(view, edge)) {
+        edge -= 1;
+    }
+    edge
 }
 
 /// Byte classes of a view: a token byte ([A-Za-z0-9], FOREIGN_LETTER), a space (what Python's

@@ -395,7 +395,7 @@ FOLDING = st.text(
 
 @FUZZ
 @given(
-    st.one_of(_texts(), TEXT, SAMPLED, FOLDING),
+    st.one_of(_texts(), TEXT, SAMPLED, FOLDING, WIDE),
     st.lists(st.lists(WORDS, min_size=1, max_size=3), min_size=1, max_size=3),
     st.integers(0, 40),
     st.integers(0, 3),
@@ -405,6 +405,7 @@ FOLDING = st.text(
 @example("Côte the\u2026un the un", [["the", "un"]], 3, 0)
 @example("Côte the\u2017un ſthe un", [["the", "un"]], 3, 0)
 @example("Pérez the un", [["pérez"], ["the", "un"]], 3, 0)
+@example("高举中国，以习近平新时代中国特色\u3000ＡＢ新时代ab", [["新时代"], ["ab"]], 4, 0)
 def test_native_snippets_equal_pythons(
     text: str, phrases: list[list[str]], context: int, limit: int
 ) -> None:
@@ -449,6 +450,41 @@ def test_native_snippets_treat_every_character_as_python_does() -> None:
         if own and all(t.isascii() and t.isalnum() for t in own):
             queries.append(_or_of([["the", "un"], own]))
         for text, q, context in itertools.product(texts, queries, (0, 1, 2, 3, 4, 6)):
+            want = python_kwic(text, q, 0, context)
+            assert snippet_maker(q)(text, 0, context, None) == want, (hex(ord(c)), text)
+            checked += len(want)
+    assert checked > 0
+
+
+def test_native_cjk_path_treats_every_character_as_python_does() -> None:
+    """The extension's path for Chinese text takes exactly the characters Python folds
+    one for one without its table (`_CJK_FOLDS_ONE_FOR_ONE`), and cuts around each
+    (ideographs sampled) what `python_kwic` cuts: spans, and edges beside Han."""
+    from indexer.backends.native import ascii_snippets
+    from indexer.search import python_kwic, snippet_maker
+    from indexer.text import _CJK_FOLDS_ONE_FOR_ONE
+    from tests.support.native import require_native
+
+    require_native()
+    raw = ascii_snippets([("中",)])
+    assert raw is not None
+    taken = []
+    for code in [*range(0xD800), *range(0xE000, 0x10000)]:
+        c = chr(code)
+        on_path = _CJK_FOLDS_ONE_FOR_ONE.fullmatch(c) is not None
+        # A Han ideograph keeps the text off the other paths: only this one can take it.
+        assert (raw(f"中{c}", 0, None) is not None) is on_path, hex(code)
+        if on_path:
+            taken.append(c)
+    assert len(taken) > 27_000
+    queries = [_or_of([["新时代"], ["ab"]]), _or_of([["中"]])]
+    checked = 0
+    for c in taken:
+        if regex.match(r"\p{Han}", c) and ord(c) % 97:
+            continue
+        texts = [f"中{c}新时代{c}ab{c}", f"{c}新{c}时代 ab{c}cd中", f"AB{c}中国{c}{c}新时代"]
+        own = [q for q in (_or_of([terms(c)]),) if terms(c)]
+        for text, q, context in itertools.product(texts, queries + own, (0, 1, 2, 4)):
             want = python_kwic(text, q, 0, context)
             assert snippet_maker(q)(text, 0, context, None) == want, (hex(ord(c)), text)
             checked += len(want)
