@@ -74,9 +74,10 @@ pub(crate) fn ascii_tokens(text: &str) -> Option<(String, u32)> {
 ///
 /// A word of up to 16 bytes is keyed by its bytes packed into a `u128`, zero-padded
 /// (tokens never hold a NUL, so no two such words share a key); every frequent word is
-/// that short. Hashing one integer with FxHash and comparing integers was about twice as
-/// fast as hashing and comparing the strings, which took a seventh of `add_passages`.
-/// Longer words (or any holding a NUL) are kept by their strings.
+/// that short. One integer is hashed (FxHash) and compared instead of a string: under
+/// perf over a UN ingest, the lookups fell from 3.3% to 2.4% of the process's samples
+/// (from about a quarter of `add_passages`). Longer words (or any holding a NUL) are
+/// kept by their strings.
 #[derive(Debug, Default)]
 pub(crate) struct Groups {
     short: HashMap<u128, u16, FxBuildHasher>,
