@@ -141,56 +141,43 @@ impl AsciiSnippets {
     ) -> Option<Vec<(usize, usize, usize, usize)>> {
         // A str that is not valid UTF-8 (a lone surrogate) takes Python's path.
         let text = text.to_str().ok()?;
-        let Some(view) = ascii_view(text, self.ascii_words) else {
-            return self.find_cjk(text, context, limit);
-        };
-        let mut found = spans(&view, &self.phrases);
-        if let Some(limit) = limit {
-            found.truncate(limit);
+        if let Some(view) = ascii_view(text, self.ascii_words) {
+            let found = spans(&view, &self.phrases);
+            return Some(with_edges(found, limit, |start, end| {
+                (
+                    left_edge(&view, start, context),
+                    right_edge(&view, end, context),
+                )
+            }));
         }
-        Some(
-            found
-                .into_iter()
-                .map(|(start, end)| {
-                    (
-                        left_edge(&view, start, context),
-                        start,
-                        end,
-                        right_edge(&view, end, context),
-                    )
-                })
-                .collect(),
-        )
+        let view = cjk_view(text)?;
+        let found = cjk_spans(&view, &self.cjk_phrases);
+        Some(with_edges(found, limit, |start, end| {
+            (
+                cjk_left_edge(&view, start, context),
+                cjk_right_edge(&view, end, context),
+            )
+        }))
     }
 }
 
-impl AsciiSnippets {
-    /// `find` over the CJK path's view (None for a text off it).
-    fn find_cjk(
-        &self,
-        text: &str,
-        context: usize,
-        limit: Option<usize>,
-    ) -> Option<Vec<(usize, usize, usize, usize)>> {
-        let view = cjk_view(text)?;
-        let mut found = cjk_spans(&view, &self.cjk_phrases);
-        if let Some(limit) = limit {
-            found.truncate(limit);
-        }
-        Some(
-            found
-                .into_iter()
-                .map(|(start, end)| {
-                    (
-                        cjk_left_edge(&view, start, context),
-                        start,
-                        end,
-                        cjk_right_edge(&view, end, context),
-                    )
-                })
-                .collect(),
-        )
+/// The first `limit` (all when None) of `found`, each as (left edge, start, end, right
+/// edge) with the edges `edges` gives for (start, end).
+fn with_edges(
+    mut found: Vec<(usize, usize)>,
+    limit: Option<usize>,
+    edges: impl Fn(usize, usize) -> (usize, usize),
+) -> Vec<(usize, usize, usize, usize)> {
+    if let Some(limit) = limit {
+        found.truncate(limit);
     }
+    found
+        .into_iter()
+        .map(|(start, end)| {
+            let (left, right) = edges(start, end);
+            (left, start, end, right)
+        })
+        .collect()
 }
 
 // The CJK path: Chinese text (Han ideographs, CJK and full-width punctuation, full-width
@@ -252,25 +239,9 @@ fn cjk_spans(view: &[char], phrases: &[Vec<Vec<char>>]) -> Vec<(usize, usize)> {
             i += 1;
         }
     }
-    let mut out = Vec::new();
-    for t in 0..tokens.len() {
-        for phrase in phrases {
-            let len = phrase.len();
-            if t + len > tokens.len() {
-                continue;
-            }
-            let here = tokens[t..t + len]
-                .iter()
-                .zip(phrase)
-                .all(|(&(a, b), word)| view[a..b] == word[..]);
-            if here {
-                out.push((tokens[t].0, tokens[t + len - 1].1));
-            }
-        }
-    }
-    out.sort_unstable();
-    out.dedup();
-    out
+    phrase_spans(&tokens, phrases, |(a, b), word: &Vec<char>| {
+        view[a..b] == word[..]
+    })
 }
 
 /// Python's `str.isspace` for a character of a CJK view (the ideographic space is a
@@ -388,6 +359,20 @@ fn spans(view: &[u8], phrases: &[Vec<Vec<u8>>]) -> Vec<(usize, usize)> {
         }
         i += 1;
     }
+    phrase_spans(&tokens, phrases, |(a, b), word: &Vec<u8>| {
+        view[a..b].eq_ignore_ascii_case(word)
+    })
+}
+
+/// [start, end) of every occurrence of each phrase among `tokens` (each [start, end) of
+/// a view; `equal` compares one with a phrase's word), sorted, each once: a phrase
+/// occurs where its words are consecutive tokens, at every token it can start from
+/// (overlapping occurrences included).
+fn phrase_spans<W>(
+    tokens: &[(usize, usize)],
+    phrases: &[Vec<W>],
+    equal: impl Fn((usize, usize), &W) -> bool,
+) -> Vec<(usize, usize)> {
     let mut out = Vec::new();
     for (t, &(start, _)) in tokens.iter().enumerate() {
         for phrase in phrases {
@@ -395,11 +380,11 @@ fn spans(view: &[u8], phrases: &[Vec<Vec<u8>>]) -> Vec<(usize, usize)> {
             if t + n > tokens.len() {
                 continue;
             }
-            let here = tokens[t..t + n]
+            if tokens[t..t + n]
                 .iter()
                 .zip(phrase)
-                .all(|(&(a, b), word)| view[a..b].eq_ignore_ascii_case(word));
-            if here {
+                .all(|(&span, word)| equal(span, word))
+            {
                 out.push((start, tokens[t + n - 1].1));
             }
         }
