@@ -30,8 +30,6 @@ import itertools
 import re
 from dataclasses import dataclass
 
-import regex
-
 from indexer.errors import QueryError
 from indexer.query import (
     MAX_CLAUSES,
@@ -48,7 +46,7 @@ from indexer.query import (
     Or,
     Phrase,
 )
-from indexer.text import terms, tokenize
+from indexer.text import HAN, terms, tokenize
 
 # Parentheses plus NOT/"-" levels. Far beyond any real query, and low enough that the
 # recursive descent (about five frames per level) never nears Python's recursion limit.
@@ -66,7 +64,6 @@ CLAUSE = "a word, phrase or '('"
 _FIELD = re.compile(r"[a-z_]+:")
 _DIGITS = re.compile(r"[0-9]+")  # ASCII only: int() would also accept other scripts
 _PERIOD = re.compile(r"([0-9]{4})(?:-([0-9]{2})(?:-([0-9]{2}))?)?")
-_HAN = regex.compile(r"\p{Han}")
 _KEYWORDS = ("OR", "AND", "NOT")
 _DELIMITERS = '()"'
 
@@ -310,7 +307,7 @@ def _phrase(
         )
     if prefix:
         last = tokens[-1]
-        if _HAN.fullmatch(last):
+        if HAN.fullmatch(last):
             raise QueryError(
                 "'*' cannot follow a Chinese character: each character is already a word",
                 position=text_pos + star,
@@ -668,7 +665,7 @@ def _join_tokens(tokens: tuple[str, ...]) -> str:
     # Chinese is written without spaces; everything else needs one between tokens.
     out = tokens[0]
     for before, token in itertools.pairwise(tokens):
-        both_han = _HAN.fullmatch(before) and _HAN.fullmatch(token)
+        both_han = HAN.fullmatch(before) and HAN.fullmatch(token)
         out += token if both_han else " " + token
     return out
 

@@ -40,7 +40,7 @@ from indexer.query import (
     text_clauses,
     with_filters,
 )
-from indexer.text import TokenOffsets, phrase_offsets
+from indexer.text import HAN, TokenOffsets, phrase_offsets
 
 SORTS = ("relevance", "date", "-date")
 FACET_FIELDS = ("year", "source", "kind", "language", "speaker")
@@ -653,7 +653,6 @@ _SPACE = re.compile(r"\s")
 _LAST_SPACE = re.compile(r"\s\S*\Z")
 # A Han character is a word alone, and Chinese puts no space between words: an edge may
 # fall beside one (cut only at spaces, a Chinese snippet had no context on the right).
-_HAN = regex.compile(r"\p{Han}")
 _LAST_HAN = regex.compile(r"\p{Han}\P{Han}*\Z")
 
 
@@ -719,7 +718,7 @@ def python_kwic(
         if left_start > 0:
             space = _SPACE.search(text, left_start - 1, start)
             edge = start if space is None else space.end()
-            han = _HAN.search(text, left_start - 1, edge)
+            han = HAN.search(text, left_start - 1, edge)
             left_start = edge if han is None else max(han.start(), left_start)
         if right_end < len(text):
             space = _LAST_SPACE.search(text, end, right_end + 1)

@@ -28,7 +28,8 @@ _BLANK_LINE = re.compile("\n[ \t\r\f\v\u00a0\u3000]*\n")
 _SENTENCE_END = frozenset(".!?。！？…:：")
 _CLOSED_SENTENCE_END = frozenset(".!?。！？")
 _CLOSERS = frozenset('"”’»」』)）')
-_HAN_EDGE = regex.compile(r"\p{Han}")
+# One Han character: each is a token alone (the one pattern every module uses for it).
+HAN = regex.compile(r"\p{Han}")
 _FIRST_HAN = "\u2e80"  # no Han character sorts below it: a cheap test before the regex
 
 
@@ -269,7 +270,7 @@ def _ascii_finder(tokens: tuple[str, ...]) -> Finder:
 def _unicode_finder(tokens: tuple[str, ...]) -> Finder:
     """The phrase's finder over folded text whose offsets folding kept."""
     first, rest = tokens[0], tokens[1:]
-    han = [_HAN_EDGE.search(t) is not None for t in tokens]  # a Han token: one character
+    han = [HAN.search(t) is not None for t in tokens]  # a Han token: one character
     run_at, separation_at = _RUN_CHAR.match, _SEPARATION.match
 
     # Not one regex per phrase: compiling a Unicode-class pattern costs milliseconds, more
@@ -375,7 +376,7 @@ def count_phrase(haystack: list[str], phrase: list[str]) -> int:
 
 
 def _is_han(ch: str) -> bool:
-    return ch >= _FIRST_HAN and _HAN_EDGE.match(ch) is not None
+    return ch >= _FIRST_HAN and HAN.match(ch) is not None
 
 
 def _join_lines(lines: list[str]) -> str:

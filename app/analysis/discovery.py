@@ -13,9 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-import regex
-
-_HAN = regex.compile(r"^\p{Han}$")
+from indexer.text import HAN
 
 # Hardie (2014) log ratio is undefined when a side has zero occurrences; like CQPweb we
 # put 0.5 in place of a zero frequency, which keeps the value finite and conservative.
@@ -62,7 +60,7 @@ def join_tokens(tokens: Sequence[str]) -> str:
     """Join tokens for display: no space between two Han characters, a space otherwise."""
     out = ""
     for i, tok in enumerate(tokens):
-        if i and not (_HAN.match(tokens[i - 1]) and _HAN.match(tok)):
+        if i and not (HAN.fullmatch(tokens[i - 1]) and HAN.fullmatch(tok)):
             out += " "
         out += tok
     return out
