@@ -75,12 +75,20 @@ from indexer.query import (
 from indexer.text import joined_terms, on_ascii_path, terms
 
 # 6: pairs of frequent content words ("human_rights") beside those of function words.
-SCHEMA_VERSION = 6
+# 7: each statement's pair terms on its own document (`STATEMENT_PAIRS`).
+SCHEMA_VERSION = 7
 # Marks the passages that carry a `lemmas` field (their lemmas differ from their tokens).
 LEMMATISED = "lemmatised"
 # Two adjacent words of one group as one term ("of the" -> "of_the", "human rights" ->
 # "human_rights"; see `pairs.py`).
 PAIRS = "pairs"
+# The pair terms of all of a statement's passages, on the statement's own document, in
+# two fields whose frequencies are the statement's occurrences of the pair and its
+# passages holding it. A common pair is then counted statement by statement ("of the":
+# 10k statement documents on the UN corpus, not 265k passages); a page's passages are
+# read afterwards (`Deferred` in `native/src/lib.rs`). The statement document's `pnt` is
+# its number of passages, whose documents come just before it (see `add_statement`).
+STATEMENT_PAIRS = ("stmt_pairs", "stmt_pair_passages")
 # Statement records kept in memory (each is the whole text, tens of kB).
 RECORD_CACHE = 4096
 K1 = np.float32(1.2)
@@ -116,6 +124,8 @@ def _schema() -> tantivy.Schema:
     sb.add_text_field("tokens", tokenizer_name="whitespace", index_option="position")
     sb.add_text_field("lemmas", tokenizer_name="whitespace", index_option="position")
     sb.add_text_field(PAIRS, tokenizer_name="whitespace", index_option="freq")
+    for field in STATEMENT_PAIRS:
+        sb.add_text_field(field, tokenizer_name="whitespace", index_option="freq")
     sb.add_text_field(LEMMATISED, tokenizer_name="raw")
     for field in FILTER_FIELDS.values():
         sb.add_text_field(field, tokenizer_name="whitespace", index_option="position")
@@ -975,6 +985,8 @@ class EmbeddedBackend:
         shared.update(date=ix.date, published=ix.published)
         head = json.dumps(shared, ensure_ascii=False)[:-1]
         passages = []
+        all_pairs: list[str] = []  # every pair occurrence of the statement
+        passage_pairs: list[str] = []  # each passage's distinct pairs
         b64 = base64.b64encode
         for p, source in zip(ix.passages, st.passages, strict=True):
             # Folded tokens are letters, marks and digits: nothing in them needs escaping;
@@ -987,6 +999,8 @@ class EmbeddedBackend:
                 pairs = self._pair_terms(p.tokens) if p.ntok > 1 else ""
                 if pairs:
                     doc += f', "{PAIRS}": "{pairs}"'
+                    all_pairs.append(pairs)
+                    passage_pairs.extend(set(pairs.split()))
             if p.lemmas is not p.tokens and p.lemmas != p.tokens:
                 # Only where lemmas differ from the tokens (Russian text): elsewhere lemma
                 # queries read `tokens`, and indexing the same words twice cost a third
@@ -1000,9 +1014,13 @@ class EmbeddedBackend:
         d.add_text("doc_type", "statement")
         d.add_text("sid", st.id)
         d.add_integer("key", ix.key)
-        # Every document has a `pnt` (0 here), so tantivy stores the column whole and reads
-        # it without a presence index: six times faster for the native matcher's batches.
-        d.add_unsigned("pnt", 0)
+        # Every document has a `pnt`, so tantivy stores the column whole and reads it
+        # without a presence index: six times faster for the native matcher's batches.
+        # A statement's is its number of passages (see `STATEMENT_PAIRS`).
+        d.add_unsigned("pnt", len(ix.passages))
+        if all_pairs:
+            d.add_text(STATEMENT_PAIRS[0], " ".join(all_pairs))
+            d.add_text(STATEMENT_PAIRS[1], " ".join(passage_pairs))
         d.add_text("hash", ix.content_hash)
         d.add_bytes("meta", json.dumps(statement_meta(st, ix), ensure_ascii=False).encode("utf-8"))
         d.add_bytes("record", record)
@@ -1057,7 +1075,7 @@ class _PackageWriter:
 
 # Schema versions whose indexes are rebuilt in place when opened: every version keeps
 # each statement's whole record, so nothing but the index itself is needed.
-UPGRADABLE = frozenset({2, 3, 4, 5})
+UPGRADABLE = frozenset({2, 3, 4, 5, 6})
 _SCHEMA_FILE = "tifa-schema.json"
 log = logging.getLogger("tifa")
 

@@ -353,9 +353,10 @@ fn sorted(rows: Vec<Row>) -> Vec<Row> {
 struct PhraseIndex {
     index: Index,
     reader: IndexReader,
-    threads: usize,     // matching threads per query
-    parallel_from: u64, // the rarest word's passages from which a query uses them
-    deferred_from: u64, // ... from which a query may be matched statement by statement
+    threads: usize,       // matching threads per query
+    parallel_from: u64,   // the rarest word's passages from which a query uses them
+    deferred_from: u64,   // ... from which a query may be matched statement by statement
+    statements_from: u64, // ... from which a pair term is counted from statement documents
     // The doc store reader of each segment, opened once (see `stored_text`).
     stores: Mutex<HashMap<SegmentId, Arc<StoreReader>>>,
 }
@@ -463,14 +464,17 @@ impl PhraseIndex {
     /// `parallel_from`: a phrase uses them when its rarest word is in at least that many
     /// passages (default `PARALLEL_FROM`; 0: always, as tests ask); `deferred_from`: a
     /// phrase may be matched statement by statement first when its rarest word is in at
-    /// least that many passages (default `DEFERRED_FROM`; 0: always).
+    /// least that many passages (default `DEFERRED_FROM`; 0: always); `statements_from`:
+    /// a pair term so matched is counted from its statements' documents when in at least
+    /// that many passages (default: `STATEMENTS_FROM` or `deferred_from`, the fewer).
     #[new]
-    #[pyo3(signature = (path, threads=None, parallel_from=None, deferred_from=None))]
+    #[pyo3(signature = (path, threads=None, parallel_from=None, deferred_from=None, statements_from=None))]
     fn new(
         path: PathBuf,
         threads: Option<usize>,
         parallel_from: Option<u64>,
         deferred_from: Option<u64>,
+        statements_from: Option<u64>,
     ) -> PyResult<Self> {
         let threads = threads
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get().min(4)));
@@ -487,6 +491,8 @@ impl PhraseIndex {
             threads,
             parallel_from: parallel_from.unwrap_or(PARALLEL_FROM),
             deferred_from: deferred_from.unwrap_or(DEFERRED_FROM),
+            statements_from: statements_from
+                .unwrap_or(STATEMENTS_FROM.min(deferred_from.unwrap_or(DEFERRED_FROM))),
             stores: Mutex::new(HashMap::new()),
         })
     }
@@ -656,12 +662,29 @@ impl PhraseIndex {
             Some(b) => Some(sorted_keys(b)?),
             None => None,
         };
+        // A pair term alone (nothing left out, no gate) can be counted statement by
+        // statement from the statements' own documents.
+        let statement_fields = match (
+            schema.get_field(STATEMENT_PAIR_FIELDS.0),
+            schema.get_field(STATEMENT_PAIR_FIELDS.1),
+        ) {
+            (Ok(occ), Ok(psg))
+                if schema.get_field_name(field) == PAIRS_FIELD
+                    && tokens.len() == 1
+                    && exclude.is_none()
+                    && gates.is_empty() =>
+            {
+                Some((occ, psg))
+            }
+            _ => None,
+        };
         let phrase = Phrase {
             field,
             tokens,
             exclude,
             skip,
             gates,
+            statement_fields,
         };
         let searcher = self.reader.searcher();
         let found = py.allow_threads(|| -> tantivy::Result<Matched> {
@@ -674,12 +697,22 @@ impl PhraseIndex {
             } else {
                 self.threads
             };
+            if let Some(fields) = phrase.statement_fields {
+                if defer && lead >= self.statements_from {
+                    // A statement document per matching statement: few enough for one thread.
+                    let runs = phrase.run(&searcher, 1, |ord, segment| {
+                        phrase.pair_statements_in(ord, segment, fields)
+                    })?;
+                    return Ok(Matched::Statements(runs, true));
+                }
+            }
             if defer && lead >= self.deferred_from {
-                return Ok(Matched::Statements(phrase.run(
-                    &searcher,
-                    threads,
-                    |ord, segment| phrase.statements_in(ord, segment),
-                )?));
+                return Ok(Matched::Statements(
+                    phrase.run(&searcher, threads, |ord, segment| {
+                        phrase.statements_in(ord, segment)
+                    })?,
+                    false,
+                ));
             }
             Ok(Matched::Rows(phrase.run(
                 &searcher,
@@ -690,7 +723,7 @@ impl PhraseIndex {
         match found.map_err(engine_error)? {
             // Segments in any order: their runs are merged by `order`.
             Matched::Rows(parts) => Ok((packed(py, &parts)?, None)),
-            Matched::Statements(runs) => {
+            Matched::Statements(runs, by_statement) => {
                 let (statements, runs) = merged(runs);
                 let empty = PyBytes::new(py, b"");
                 let column = |values: &[i64]| {
@@ -710,6 +743,7 @@ impl PhraseIndex {
                     searcher,
                     phrase,
                     runs,
+                    by_statement,
                     threads: self.threads,
                     parallel_from: self.parallel_from,
                 };
@@ -719,10 +753,12 @@ impl PhraseIndex {
     }
 }
 
-/// What one match made: every segment's rows, or (deferred) its statements' runs.
+/// What one match made: every segment's rows, or (deferred) its statements' runs, and
+/// whether they were counted from the statements' documents (their stretches then are
+/// where the passages should be, checked when read: see `Deferred::stretches`).
 enum Matched {
     Rows(Vec<Part>),
-    Statements(Vec<Runs>),
+    Statements(Vec<Runs>, bool),
 }
 
 /// Ascending i64 keys from their little-endian bytes.
@@ -758,6 +794,7 @@ struct Deferred {
     searcher: Searcher,
     phrase: Phrase,
     runs: Vec<Located>,
+    by_statement: bool,
     threads: usize,
     parallel_from: u64,
 }
@@ -798,13 +835,7 @@ impl Deferred {
             };
             // A few statements: their runs' stretches of documents, segment by segment,
             // on one thread.
-            let mut stretches: Vec<(u32, DocId, DocId)> = Vec::new();
-            for &key in only {
-                let from = self.runs.partition_point(|r| r.key < key);
-                for run in self.runs[from..].iter().take_while(|r| r.key == key) {
-                    stretches.push((run.segment, run.first, run.last));
-                }
-            }
+            let mut stretches = self.stretches(only)?;
             stretches.sort_unstable();
             let segments = self.searcher.segment_readers();
             let mut parts = Vec::new();
@@ -828,6 +859,77 @@ impl Deferred {
     }
 }
 
+impl Deferred {
+    /// The stretches of documents (segment, first, last) that hold the passages of the
+    /// statements `only` (ascending keys) among those matched.
+    ///
+    /// Counted from a statement's own document, a statement's stretch is the documents
+    /// just before it, as many as it has passages: where the native writer put them, in
+    /// one batch. The tantivy package's writer may have split them between segments, so
+    /// each stretch is checked (every document alive and of the statement); where one is
+    /// not, the statement's documents are looked up by its key in every segment.
+    fn stretches(&self, only: &[i64]) -> tantivy::Result<Vec<(u32, DocId, DocId)>> {
+        let segments = self.searcher.segment_readers();
+        let mut stretches: Vec<(u32, DocId, DocId)> = Vec::new();
+        let mut lost: Vec<i64> = Vec::new();
+        let mut keys: Vec<i64> = Vec::new();
+        let mut key_columns: HashMap<u32, Column<i64>> = HashMap::new();
+        for &key in only {
+            let from = self.runs.partition_point(|r| r.key < key);
+            for run in self.runs[from..].iter().take_while(|r| r.key == key) {
+                if !self.by_statement {
+                    stretches.push((run.segment, run.first, run.last));
+                    continue;
+                }
+                let segment = &segments[run.segment as usize];
+                let column = match key_columns.entry(run.segment) {
+                    std::collections::hash_map::Entry::Occupied(found) => found.into_mut(),
+                    std::collections::hash_map::Entry::Vacant(slot) => {
+                        slot.insert(segment.fast_fields().i64("key")?)
+                    }
+                };
+                let docs: Vec<DocId> = (run.first..=run.last).collect();
+                keys.resize(docs.len(), 0);
+                fill_values(column, &docs, &mut keys);
+                let alive = segment.alive_bitset();
+                let whole = run.first < run.last.saturating_add(1)
+                    && keys.iter().all(|&k| k == key)
+                    && docs
+                        .iter()
+                        .all(|&d| alive.is_none_or(|bits| bits.is_alive(d)));
+                if whole {
+                    stretches.push((run.segment, run.first, run.last));
+                } else {
+                    lost.push(key);
+                }
+            }
+        }
+        if lost.is_empty() {
+            return Ok(stretches);
+        }
+        let key_field = self.searcher.schema().get_field("key")?;
+        for (ord, segment) in (0u32..).zip(segments) {
+            let inverted = segment.inverted_index(key_field)?;
+            let alive = segment.alive_bitset();
+            for &key in &lost {
+                let term = Term::from_field_i64(key_field, key);
+                let Some(mut postings) = inverted.read_postings(&term, IndexRecordOption::Basic)?
+                else {
+                    continue;
+                };
+                let mut doc = postings.doc();
+                while doc != TERMINATED {
+                    if alive.is_none_or(|bits| bits.is_alive(doc)) {
+                        stretches.push((ord, doc, doc));
+                    }
+                    doc = postings.advance();
+                }
+            }
+        }
+        Ok(stretches)
+    }
+}
+
 /// Phrases whose rarest word is in fewer passages than this are matched on one thread.
 /// On the UN corpus a rare name ("Nehru", "Kofi Annan": a few hundred to 1,400 passages)
 /// took 0.04-0.3 ms on one thread and 0.1 ms more on two, while "climate change" (its
@@ -840,6 +942,16 @@ const PARALLEL_FROM: u64 = 4_096;
 /// that much deferred, "climate change" (its pair term in 7.6k passages) broke even, and
 /// "human rights" (18k) gained 7-17% of its whole search.
 const DEFERRED_FROM: u64 = 16_384;
+
+/// A pair term in at least this many passages is counted from its statements' documents
+/// when the caller can take that (see `Deferred`).
+const STATEMENTS_FROM: u64 = 4_096;
+
+/// The embedded index's field of pair terms, and the statement documents' fields of
+/// their passages' pair terms (`PAIRS` and `STATEMENT_PAIRS` in
+/// `indexer/backends/embedded.py`).
+const PAIRS_FIELD: &str = "pairs";
+const STATEMENT_PAIR_FIELDS: (&str, &str) = ("stmt_pairs", "stmt_pair_passages");
 
 /// The segments split into at most `threads` groups of about equal size (largest first,
 /// each to the lightest group), matched in parallel: one query uses every core, as
@@ -881,6 +993,9 @@ struct Phrase {
     exclude: Option<Term>,
     skip: Option<Vec<i64>>,
     gates: Vec<Term>,
+    /// For a pair term alone: the statement documents' fields of its occurrences and of
+    /// its passages (see `pair_statements_in`); None for anything else.
+    statement_fields: Option<(Field, Field)>,
 }
 
 /// Matching statements of one segment, as runs of passages in document order: a
@@ -983,6 +1098,75 @@ impl Phrase {
         };
         self.matches_in(segment, None, &mut sink)?;
         Ok(sink.runs)
+    }
+
+    /// The statements of segment `ord` that hold this pair term, counted from their own
+    /// documents: `fields` hold every occurrence of a statement's pair terms and each
+    /// passage's distinct ones, so their frequencies are its occurrences and passages.
+    /// A run's stretch is where the statement's passages were written (its document's
+    /// `pnt` is how many), checked before its rows are read (`Deferred::stretches`).
+    fn pair_statements_in(
+        &self,
+        ord: u32,
+        segment: &SegmentReader,
+        fields: (Field, Field),
+    ) -> tantivy::Result<Runs> {
+        let mut runs = Runs {
+            segment: ord,
+            ..Runs::default()
+        };
+        let pair = &self.tokens[0];
+        let occ_term = Term::from_field_text(fields.0, pair);
+        let psg_term = Term::from_field_text(fields.1, pair);
+        let occ_index = segment.inverted_index(fields.0)?;
+        let Some(mut occ) = occ_index.read_postings(&occ_term, IndexRecordOption::WithFreqs)?
+        else {
+            return Ok(runs);
+        };
+        let psg_index = segment.inverted_index(fields.1)?;
+        let missing = || {
+            tantivy::TantivyError::InternalError(format!(
+                "the statement documents hold {pair:?} in {} but not in {}",
+                STATEMENT_PAIR_FIELDS.0, STATEMENT_PAIR_FIELDS.1
+            ))
+        };
+        let mut psg = psg_index
+            .read_postings(&psg_term, IndexRecordOption::WithFreqs)?
+            .ok_or_else(missing)?;
+        let alive = segment.alive_bitset();
+        let (mut docs, mut occs, mut psgs) = (Vec::new(), Vec::new(), Vec::new());
+        let mut doc = occ.doc();
+        while doc != TERMINATED {
+            if alive.is_none_or(|bits| bits.is_alive(doc)) {
+                if psg.seek(doc) != doc {
+                    return Err(missing());
+                }
+                docs.push(doc);
+                occs.push(occ.term_freq());
+                psgs.push(psg.term_freq());
+            }
+            doc = occ.advance();
+        }
+        let fast = segment.fast_fields();
+        let mut keys = vec![0i64; docs.len()];
+        fill_values(&fast.i64("key")?, &docs, &mut keys);
+        let mut counts = vec![0u64; docs.len()];
+        fill_values(&fast.u64("pnt")?, &docs, &mut counts);
+        for (i, &doc) in docs.iter().enumerate() {
+            let key = keys[i];
+            if let Some(skip) = &self.skip {
+                if skip.binary_search(&key).is_ok() {
+                    continue;
+                }
+            }
+            let passages = u32::try_from(counts[i]).unwrap_or(u32::MAX);
+            runs.keys.push(key);
+            runs.passages.push(psgs[i]);
+            runs.occurrences.push(u64::from(occs[i]));
+            runs.firsts.push(doc.saturating_sub(passages));
+            runs.lasts.push(doc.saturating_sub(1));
+        }
+        Ok(runs)
     }
 
     /// Match one segment into `sink`. With `within`, just the documents of those

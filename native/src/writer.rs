@@ -225,6 +225,8 @@ struct Fields {
     tokens: Field,
     lemmas: Field,
     pairs: Field,
+    stmt_pairs: Field,
+    stmt_pair_passages: Field,
     lemmatised: Field,
     addressee: Field,
     date: Field,
@@ -248,6 +250,8 @@ impl Fields {
             tokens: f("tokens")?,
             lemmas: f("lemmas")?,
             pairs: f("pairs")?,
+            stmt_pairs: f("stmt_pairs")?,
+            stmt_pair_passages: f("stmt_pair_passages")?,
             lemmatised: f("lemmatised")?,
             addressee: f("addressee")?,
             date: f("date")?,
@@ -271,6 +275,16 @@ type PassageIn = (
     Option<String>,
 );
 
+/// The documents made for the statement being added (see `add_statement`).
+#[derive(Default)]
+struct Pending {
+    docs: Vec<TantivyDocument>,
+    /// Every pair occurrence of its passages, and each passage's distinct pairs (the
+    /// statement document's `stmt_pairs` and `stmt_pair_passages`).
+    pairs: String,
+    passage_pairs: String,
+}
+
 /// The one writer of an embedded index (tantivy's directory lock, as the Python
 /// package's writer takes it).
 #[pyclass(frozen, module = "tifa_native")]
@@ -278,7 +292,7 @@ pub(crate) struct DocWriter {
     writer: Mutex<Option<IndexWriter>>,
     /// The passage documents of the statement being added, sent with its statement
     /// document as one batch (see `add_statement`).
-    pending: Mutex<Vec<TantivyDocument>>,
+    pending: Mutex<Pending>,
     fields: Fields,
     schema: Schema,
     groups: Groups,
@@ -333,7 +347,7 @@ impl DocWriter {
         let schema = index.schema();
         Ok(DocWriter {
             writer: Mutex::new(Some(writer)),
-            pending: Mutex::new(Vec::new()),
+            pending: Mutex::new(Pending::default()),
             fields: Fields::of(&schema).map_err(engine_error)?,
             schema,
             groups: pair_groups(groups),
@@ -398,6 +412,7 @@ impl DocWriter {
             let filters_len: usize = filter_fields.iter().map(|(_, v)| v.len()).sum();
             let mut total = 0u64;
             let mut docs = Vec::with_capacity(passages.len());
+            let (mut all_pairs, mut passage_pairs) = (String::new(), String::new());
             for (p, (toks, ntok, spaced)) in passages.iter().zip(&tokens) {
                 let (pno, uid, text, _, lemmas, addressee) = p;
                 total += u64::from(*ntok);
@@ -446,6 +461,15 @@ impl DocWriter {
                     doc.add_text(f.tokens, toks);
                     if !pairs.is_empty() {
                         doc.add_text(f.pairs, &pairs);
+                        all_pairs.push_str(&pairs);
+                        all_pairs.push(' ');
+                        let mut distinct: Vec<&str> = pairs.split(' ').collect();
+                        distinct.sort_unstable();
+                        distinct.dedup();
+                        for pair in &distinct {
+                            passage_pairs.push_str(pair);
+                            passage_pairs.push(' ');
+                        }
                     }
                 }
                 if let Some(lemmas) = lemmas {
@@ -457,7 +481,11 @@ impl DocWriter {
                 }
                 docs.push(doc);
             }
-            *self.pending.lock().expect("the pending lock is poisoned") = docs;
+            *self.pending.lock().expect("the pending lock is poisoned") = Pending {
+                docs,
+                pairs: all_pairs,
+                passage_pairs,
+            };
             Ok((true, total, Vec::new()))
         })
     }
@@ -477,19 +505,31 @@ impl DocWriter {
         record: &[u8],
     ) -> PyResult<()> {
         let f = &self.fields;
+        let pending =
+            std::mem::take(&mut *self.pending.lock().expect("the pending lock is poisoned"));
         let mut doc = TantivyDocument::with_capacity(
-            DOC_OVERHEAD + sid.len() + hash.len() + meta.len() + record.len(),
+            DOC_OVERHEAD
+                + sid.len()
+                + hash.len()
+                + meta.len()
+                + record.len()
+                + pending.pairs.len()
+                + pending.passage_pairs.len(),
         );
         doc.add_text(f.doc_type, "statement");
         doc.add_text(f.sid, sid);
         doc.add_i64(f.key, key);
-        // Every document has a `pnt` (see `EmbeddedBackend._documents`).
-        doc.add_u64(f.pnt, 0);
+        // Every document has a `pnt` (see `EmbeddedBackend._documents`); a statement's is
+        // its number of passages, whose documents come just before it in this batch.
+        doc.add_u64(f.pnt, pending.docs.len() as u64);
         doc.add_text(f.hash, hash);
         doc.add_bytes(f.meta, meta);
         doc.add_bytes(f.record, record);
-        let mut batch =
-            std::mem::take(&mut *self.pending.lock().expect("the pending lock is poisoned"));
+        if !pending.pairs.is_empty() {
+            doc.add_text(f.stmt_pairs, &pending.pairs);
+            doc.add_text(f.stmt_pair_passages, &pending.passage_pairs);
+        }
+        let mut batch = pending.docs;
         batch.push(doc);
         py.allow_threads(|| {
             self.with(|w| {
@@ -502,19 +542,13 @@ impl DocWriter {
     /// Make everything added and deleted since the last commit durable and visible.
     /// Passages made for a statement never added are not part of it.
     fn commit(&self, py: Python<'_>) -> PyResult<()> {
-        self.pending
-            .lock()
-            .expect("the pending lock is poisoned")
-            .clear();
+        *self.pending.lock().expect("the pending lock is poisoned") = Pending::default();
         py.allow_threads(|| self.with(|w| w.commit().map(|_| ())))
     }
 
     /// Drop everything added and deleted since the last commit.
     fn rollback(&self, py: Python<'_>) -> PyResult<()> {
-        self.pending
-            .lock()
-            .expect("the pending lock is poisoned")
-            .clear();
+        *self.pending.lock().expect("the pending lock is poisoned") = Pending::default();
         py.allow_threads(|| self.with(|w| w.rollback().map(|_| ())))
     }
 
