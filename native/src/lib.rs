@@ -668,13 +668,13 @@ impl PhraseIndex {
             schema.get_field(STATEMENT_PAIR_FIELDS.0),
             schema.get_field(STATEMENT_PAIR_FIELDS.1),
         ) {
-            (Ok(occ), Ok(psg))
+            (Ok(passages), Ok(more))
                 if schema.get_field_name(field) == PAIRS_FIELD
                     && tokens.len() == 1
                     && exclude.is_none()
                     && gates.is_empty() =>
             {
-                Some((occ, psg))
+                Some((passages, more))
             }
             _ => None,
         };
@@ -951,7 +951,7 @@ const STATEMENTS_FROM: u64 = 4_096;
 /// their passages' pair terms (`PAIRS` and `STATEMENT_PAIRS` in
 /// `indexer/backends/embedded.py`).
 const PAIRS_FIELD: &str = "pairs";
-const STATEMENT_PAIR_FIELDS: (&str, &str) = ("stmt_pairs", "stmt_pair_passages");
+const STATEMENT_PAIR_FIELDS: (&str, &str) = ("stmt_pair_passages", "stmt_pair_more");
 
 /// The segments split into at most `threads` groups of about equal size (largest first,
 /// each to the lightest group), matched in parallel: one query uses every core, as
@@ -1101,10 +1101,11 @@ impl Phrase {
     }
 
     /// The statements of segment `ord` that hold this pair term, counted from their own
-    /// documents: `fields` hold every occurrence of a statement's pair terms and each
-    /// passage's distinct ones, so their frequencies are its occurrences and passages.
-    /// A run's stretch is where the statement's passages were written (its document's
-    /// `pnt` is how many), checked before its rows are read (`Deferred::stretches`).
+    /// documents: `fields` hold each passage's distinct pair terms and their further
+    /// occurrences in it, so the first's frequency is the statement's passages holding
+    /// the pair and the two add up to its occurrences. A run's stretch is where the
+    /// statement's passages were written (its document's `pnt` is how many), checked
+    /// before its rows are read (`Deferred::stretches`).
     fn pair_statements_in(
         &self,
         ord: u32,
@@ -1116,36 +1117,39 @@ impl Phrase {
             ..Runs::default()
         };
         let pair = &self.tokens[0];
-        let occ_term = Term::from_field_text(fields.0, pair);
-        let psg_term = Term::from_field_text(fields.1, pair);
-        let occ_index = segment.inverted_index(fields.0)?;
-        let Some(mut occ) = occ_index.read_postings(&occ_term, IndexRecordOption::WithFreqs)?
-        else {
+        let read = |field: Field| -> tantivy::Result<Option<SegmentPostings>> {
+            Ok(segment.inverted_index(field)?.read_postings(
+                &Term::from_field_text(field, pair),
+                IndexRecordOption::WithFreqs,
+            )?)
+        };
+        let Some(mut passages) = read(fields.0)? else {
             return Ok(runs);
         };
-        let psg_index = segment.inverted_index(fields.1)?;
-        let missing = || {
-            tantivy::TantivyError::InternalError(format!(
-                "the statement documents hold {pair:?} in {} but not in {}",
-                STATEMENT_PAIR_FIELDS.0, STATEMENT_PAIR_FIELDS.1
-            ))
-        };
-        let mut psg = psg_index
-            .read_postings(&psg_term, IndexRecordOption::WithFreqs)?
-            .ok_or_else(missing)?;
+        let mut more = read(fields.1)?;
         let alive = segment.alive_bitset();
-        let (mut docs, mut occs, mut psgs) = (Vec::new(), Vec::new(), Vec::new());
-        let mut doc = occ.doc();
+        let (mut docs, mut psgs, mut occs) = (Vec::new(), Vec::new(), Vec::new());
+        let mut doc = passages.doc();
         while doc != TERMINATED {
             if alive.is_none_or(|bits| bits.is_alive(doc)) {
-                if psg.seek(doc) != doc {
-                    return Err(missing());
-                }
+                let n = passages.term_freq();
+                // Further occurrences: only where a passage holds the pair twice or more.
+                let extra = match more.as_mut() {
+                    Some(m) => {
+                        let at = if m.doc() < doc { m.seek(doc) } else { m.doc() };
+                        if at == doc {
+                            m.term_freq()
+                        } else {
+                            0
+                        }
+                    }
+                    None => 0,
+                };
                 docs.push(doc);
-                occs.push(occ.term_freq());
-                psgs.push(psg.term_freq());
+                psgs.push(n);
+                occs.push(u64::from(n) + u64::from(extra));
             }
-            doc = occ.advance();
+            doc = passages.advance();
         }
         let fast = segment.fast_fields();
         let mut keys = vec![0i64; docs.len()];
@@ -1162,7 +1166,7 @@ impl Phrase {
             let passages = u32::try_from(counts[i]).unwrap_or(u32::MAX);
             runs.keys.push(key);
             runs.passages.push(psgs[i]);
-            runs.occurrences.push(u64::from(occs[i]));
+            runs.occurrences.push(occs[i]);
             runs.firsts.push(doc.saturating_sub(passages));
             runs.lasts.push(doc.saturating_sub(1));
         }

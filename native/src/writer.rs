@@ -225,8 +225,8 @@ struct Fields {
     tokens: Field,
     lemmas: Field,
     pairs: Field,
-    stmt_pairs: Field,
     stmt_pair_passages: Field,
+    stmt_pair_more: Field,
     lemmatised: Field,
     addressee: Field,
     date: Field,
@@ -250,8 +250,8 @@ impl Fields {
             tokens: f("tokens")?,
             lemmas: f("lemmas")?,
             pairs: f("pairs")?,
-            stmt_pairs: f("stmt_pairs")?,
             stmt_pair_passages: f("stmt_pair_passages")?,
+            stmt_pair_more: f("stmt_pair_more")?,
             lemmatised: f("lemmatised")?,
             addressee: f("addressee")?,
             date: f("date")?,
@@ -279,10 +279,10 @@ type PassageIn = (
 #[derive(Default)]
 struct Pending {
     docs: Vec<TantivyDocument>,
-    /// Every pair occurrence of its passages, and each passage's distinct pairs (the
-    /// statement document's `stmt_pairs` and `stmt_pair_passages`).
-    pairs: String,
+    /// Each passage's distinct pairs, and their further occurrences in it (the statement
+    /// document's `stmt_pair_passages` and `stmt_pair_more`).
     passage_pairs: String,
+    more_pairs: String,
 }
 
 /// The one writer of an embedded index (tantivy's directory lock, as the Python
@@ -412,7 +412,7 @@ impl DocWriter {
             let filters_len: usize = filter_fields.iter().map(|(_, v)| v.len()).sum();
             let mut total = 0u64;
             let mut docs = Vec::with_capacity(passages.len());
-            let (mut all_pairs, mut passage_pairs) = (String::new(), String::new());
+            let (mut passage_pairs, mut more_pairs) = (String::new(), String::new());
             for (p, (toks, ntok, spaced)) in passages.iter().zip(&tokens) {
                 let (pno, uid, text, _, lemmas, addressee) = p;
                 total += u64::from(*ntok);
@@ -461,14 +461,16 @@ impl DocWriter {
                     doc.add_text(f.tokens, toks);
                     if !pairs.is_empty() {
                         doc.add_text(f.pairs, &pairs);
-                        all_pairs.push_str(&pairs);
-                        all_pairs.push(' ');
-                        let mut distinct: Vec<&str> = pairs.split(' ').collect();
-                        distinct.sort_unstable();
-                        distinct.dedup();
-                        for pair in &distinct {
-                            passage_pairs.push_str(pair);
-                            passage_pairs.push(' ');
+                        let mut found: Vec<&str> = pairs.split(' ').collect();
+                        found.sort_unstable();
+                        for (i, pair) in found.iter().enumerate() {
+                            let to = if i > 0 && found[i - 1] == *pair {
+                                &mut more_pairs
+                            } else {
+                                &mut passage_pairs
+                            };
+                            to.push_str(pair);
+                            to.push(' ');
                         }
                     }
                 }
@@ -483,8 +485,8 @@ impl DocWriter {
             }
             *self.pending.lock().expect("the pending lock is poisoned") = Pending {
                 docs,
-                pairs: all_pairs,
                 passage_pairs,
+                more_pairs,
             };
             Ok((true, total, Vec::new()))
         })
@@ -513,8 +515,8 @@ impl DocWriter {
                 + hash.len()
                 + meta.len()
                 + record.len()
-                + pending.pairs.len()
-                + pending.passage_pairs.len(),
+                + pending.passage_pairs.len()
+                + pending.more_pairs.len(),
         );
         doc.add_text(f.doc_type, "statement");
         doc.add_text(f.sid, sid);
@@ -525,9 +527,11 @@ impl DocWriter {
         doc.add_text(f.hash, hash);
         doc.add_bytes(f.meta, meta);
         doc.add_bytes(f.record, record);
-        if !pending.pairs.is_empty() {
-            doc.add_text(f.stmt_pairs, &pending.pairs);
+        if !pending.passage_pairs.is_empty() {
             doc.add_text(f.stmt_pair_passages, &pending.passage_pairs);
+        }
+        if !pending.more_pairs.is_empty() {
+            doc.add_text(f.stmt_pair_more, &pending.more_pairs);
         }
         let mut batch = pending.docs;
         batch.push(doc);
