@@ -443,6 +443,8 @@ def workloads(
     run.numbers["synced"] = time.perf_counter() - started
     log(f"dirty pages written out ({run.numbers['synced']:.1f} s)")
     wl.page_in(data_dir, kdata_dir)
+    run.numbers["settled"] = settle()
+    log(f"settled: {_settled(run)}")
     backend = wl.open_embedded(data_dir)
     log("phrase search: Tifa API")
     cold, warm, _ = wl.run_phrase_api(backend, qs_all, plan.reps_cold, plan.reps_warm)
@@ -460,6 +462,7 @@ def workloads(
     kcold, kwarm, _ = wl.run_phrase_api(kbackend, kqs, plan.reps_cold, plan.reps_warm)
     log("phrase search: baselines")
     wl.page_in(d / "fts5.db", d / "dump.txt")
+    settle()  # reading them in may have set the kernel reclaiming, as for Tifa's
     fts = Fts5(d / "fts5.db")
     ftop, ftot, ftotals = wl.run_fts5(fts, qs_all, plan.reps_warm)
     grep_samples = []
@@ -1363,6 +1366,44 @@ def hotspots(run: Run, tgts: Sequence[rp.Target]) -> str:
     return "\n".join(parts)
 
 
+def settle(most: float = 60.0, idle_below: float = 0.05) -> tuple[float, float | None]:
+    """Wait until the machine's cores are idle (under `idle_below` of them busy over one
+    second; at most `most` seconds). The run's own process is asleep meanwhile, so what
+    is busy is other work: after a dataset build that filled the page cache, the kernel
+    reclaiming and compacting memory took a core for a while. Returns (seconds waited,
+    the share busy over the last second; None where /proc/stat cannot be read)."""
+
+    def ticks() -> tuple[int, int] | None:
+        try:
+            with open("/proc/stat", encoding="ascii") as f:
+                values = [int(v) for v in f.readline().split()[1:]]
+        except (OSError, ValueError):
+            return None
+        return sum(values), values[3] + values[4]  # all, idle + iowait
+
+    started = time.perf_counter()
+    busy: float | None = None
+    while time.perf_counter() - started < most:
+        before = ticks()
+        time.sleep(1.0)
+        after = ticks()
+        if before is None or after is None:
+            return time.perf_counter() - started, None
+        busy = 1 - (after[1] - before[1]) / max(after[0] - before[0], 1)
+        if busy < idle_below:
+            break
+    return time.perf_counter() - started, busy
+
+
+def _settled(run: Run) -> str:
+    found = run.numbers.get("settled")
+    if found is None:
+        return "not measured"
+    waited, busy = found
+    share = "unknown" if busy is None else f"{busy:.0%}"
+    return f"{waited:.1f} s waited this run, {share} busy in the last second"
+
+
 def machine_speed() -> float:
     """Seconds a fixed pure-Python loop takes in a fresh interpreter (the median of three):
     the same code measured on this kind of machine moves by up to 2x with its neighbours'
@@ -1467,8 +1508,13 @@ def write_report(run: Run, elapsed: float) -> None:
         "ones through httpx, whose own cost a Python caller also pays. The HTTP load uses "
         "bare asyncio HTTP/1.1 clients against `tifa serve --workers 2`. Once the "
         "datasets are built, the run waits for the kernel to write their dirty pages out "
-        f"(`sync`: {run.numbers.get('synced', 0.0):.1f} s this run), so that the writeback "
-        "of a freshly built index does not share the cores with the measurements. Before each "
+        f"(`sync`: {run.numbers.get('synced', 0.0):.1f} s this run), then until the cores "
+        "are idle (under 5% busy over a second, at most a minute: "
+        f"{_settled(run)}), so that the kernel's writeback, reclaim and compaction after a "
+        "build that filled the page cache do not share the cores with the measurements "
+        "(run 20, which searched right after building the 10M index, measured cold phrase "
+        "searches at about twice what the same code gave on the same indexes later; reading "
+        "20 GB through the page cache before searching reproduced part of that). Before each "
         "system's phrase searches its files are read once (Tifa's index, the FTS5 "
         "database, the text dump), so that no system's first calls pay for pages the "
         "kernel evicted while the run built or scanned other datasets. The 10M index "
