@@ -435,9 +435,10 @@ def workloads(
     run.tables.append(_ingest_cpu_table([(name, ds.ingest_stats(store, sp)) for name, sp in built]))
 
     # ---- phrase search ----------------------------------------------------------------------
-    # Indexes just built (the 10M one is about 11 GB) leave gigabytes of dirty pages that
-    # the kernel writes out in the background, on the same two cores: searched through
-    # that, a run's cold phrase searches took twice what they took after it.
+    # Whatever a build left unwritten is written out before anything is timed. (tantivy
+    # syncs each commit, so this took 0.0 s after a 10M build in run 20: the slowdown
+    # seen after such a build is the kernel's work on a full page cache, which `settle`
+    # waits out.)
     started = time.perf_counter()
     os.sync()
     run.numbers["synced"] = time.perf_counter() - started
