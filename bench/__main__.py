@@ -1381,9 +1381,10 @@ def hotspots(run: Run, tgts: Sequence[rp.Target]) -> str:
 def settle(most: float = 60.0, idle_below: float = 0.05) -> tuple[float, float | None]:
     """Wait until the machine's cores are idle (under `idle_below` of them busy over one
     second; at most `most` seconds). The run's own process is asleep meanwhile, so what
-    is busy is other work: after a dataset build that filled the page cache, the kernel
-    reclaiming and compacting memory took a core for a while. Returns (seconds waited,
-    the share busy over the last second; None where /proc/stat cannot be read)."""
+    is busy is other work: after a dataset build that filled the page cache, cold
+    searches ran slower for a while (the kernel's reclaim is the likely cause; it was
+    not measured). Returns (seconds waited, the share busy over the last second; None
+    where /proc/stat cannot be read)."""
 
     def ticks() -> tuple[int, int] | None:
         try:
@@ -1522,9 +1523,9 @@ def write_report(run: Run, elapsed: float) -> None:
         "datasets are built, the run waits for the kernel to write their dirty pages out "
         f"(`sync`: {run.numbers.get('synced', 0.0):.1f} s this run), then until the cores "
         "are idle (under 5% busy over a second, at most a minute: "
-        f"{_settled(run)}), so that the kernel's writeback, reclaim and compaction after a "
-        "build that filled the page cache do not share the cores with the measurements "
-        "(run 20, which searched right after building the 10M index, measured cold phrase "
+        f"{_settled(run)}), so that whatever else the machine is doing, such as the "
+        "kernel's work after a build that filled the page cache, is done before anything is "
+        "timed (run 20, which searched right after building the 10M index, measured cold phrase "
         "searches at about twice what the same code gave on the same indexes later; reading "
         "20 GB through the page cache before searching reproduced part of that). Tifa's "
         "cold passes over the UN queries are split: half before the baselines' phrase "
