@@ -674,8 +674,8 @@ SnippetMaker = Callable[[str, int, int, "int | None"], list[Snippet]]
 def snippet_maker(node: Node) -> SnippetMaker:
     """`kwic` for one query, set up once for the many passages of a page or an export:
     plain phrases go to the extension's finder where it can fold a text (ASCII, accented
-    Latin letters, most punctuation: a few microseconds a passage, against tens in
-    Python), everything else to `python_kwic`."""
+    Latin letters, Cyrillic, Chinese, most punctuation: a few microseconds a passage,
+    against tens in Python), everything else to `python_kwic`."""
     native = _native_snippets(node)
     if native is None:
         return lambda text, passage, context, limit: python_kwic(

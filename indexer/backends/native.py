@@ -149,7 +149,8 @@ def ascii_snippets(
     the extension: `find(text, context, limit)` gives (left edge, start, end, right edge)
     of the first `limit` occurrences in character offsets, as `indexer.search.kwic` cuts
     them, or None when `text` holds characters the extension cannot fold one for one
-    (Cyrillic, marks, ß...: kwic then takes Python's path). Chinese text it takes."""
+    (Greek, marks, ß...: kwic then takes Python's path). Accented Latin, Cyrillic and
+    Chinese text it takes."""
     module = _module()
     return None if module is None else module.AsciiSnippets([list(p) for p in phrases]).find
 

@@ -1,6 +1,6 @@
 //! Snippet spans of plain phrases in passages on the matching model's ASCII path, and in
-//! passages whose other characters fold one for one (accented Latin letters, most
-//! punctuation).
+//! passages whose other characters fold one for one (accented Latin letters, Cyrillic,
+//! most punctuation) or that are Chinese.
 //!
 //! What `indexer.search.kwic` computes with `indexer.text.phrase_offsets` and two regex
 //! searches per occurrence, done in one call per passage: a cold search shows about 60
@@ -9,9 +9,10 @@
 //! The ASCII path (`indexer.text._ascii_view`): every character is ASCII or one of the
 //! punctuation characters that map to a space one for one, so character offsets into the
 //! text are byte offsets into its lower-cased "view", and tokens are the view's runs of
-//! [a-z0-9]. Chinese text takes a path of its own (`cjk_view`: a character per
-//! character, each Han ideograph a token). Any other character, and the text takes
-//! Python's path (None here).
+//! [a-z0-9]. Accented Latin and Cyrillic text searched for a phrase with a letter
+//! outside ASCII takes a path of one folded character per character (`letter_view`),
+//! and so does Chinese text (`cjk_view`, each Han ideograph a token). Any other
+//! character, and the text takes Python's path (None here).
 
 use pyo3::prelude::*;
 use pyo3::types::PyString;
@@ -92,8 +93,9 @@ pub(crate) struct AsciiSnippets {
     // Every phrase's words are [a-z0-9] (none was left out as never occurring): only
     // then can a text holding other letters be searched here.
     ascii_words: bool,
-    // Every phrase, for the CJK path (see `cjk_view`).
-    cjk_phrases: Vec<Vec<Vec<char>>>,
+    // Every phrase, for the paths of one character per character (`letter_view`,
+    // `cjk_view`).
+    char_phrases: Vec<Vec<Vec<char>>>,
 }
 
 #[pymethods]
@@ -101,7 +103,7 @@ impl AsciiSnippets {
     #[new]
     fn new(phrases: Vec<Vec<String>>) -> Self {
         let given = phrases.len();
-        let cjk_phrases = phrases
+        let char_phrases = phrases
             .iter()
             .filter(|p| !p.is_empty() && p.iter().all(|t| !t.is_empty()))
             .map(|p| p.iter().map(|t| t.chars().collect()).collect())
@@ -123,7 +125,7 @@ impl AsciiSnippets {
         AsciiSnippets {
             ascii_words: phrases.len() == given,
             phrases,
-            cjk_phrases,
+            char_phrases,
         }
     }
 
@@ -150,12 +152,14 @@ impl AsciiSnippets {
                 )
             }));
         }
-        let view = cjk_view(text)?;
-        let found = cjk_spans(&view, &self.cjk_phrases);
+        // Off the ASCII path, a view of one folded character per character: accented
+        // Latin or Cyrillic text, else Chinese.
+        let view = letter_view(text).or_else(|| cjk_view(text))?;
+        let found = char_spans(&view, &self.char_phrases);
         Some(with_edges(found, limit, |start, end| {
             (
-                cjk_left_edge(&view, start, context),
-                cjk_right_edge(&view, end, context),
+                char_left_edge(&view, start, context),
+                char_right_edge(&view, end, context),
             )
         }))
     }
@@ -176,6 +180,56 @@ fn with_edges(
         .map(|(start, end)| {
             let (left, right) = edges(start, end);
             (left, start, end, right)
+        })
+        .collect()
+}
+
+// The letter path: text with letters outside ASCII that fold one for one (accented
+// Latin letters, Cyrillic) searched for a phrase with such a letter ("Hammarskjöld",
+// "Côte d'Ivoire", "Россия"), which the ASCII path's view cannot compare. Each character
+// becomes its fold (Python's `indexer.text.fold`, held to it one character at a time by
+// tests/indexer/test_fast_paths.py), each separator a blank (a space in Python) or a
+// hyphen (not one).
+
+/// Cyrillic's basic letters and the Ukrainian, Belarusian, Serbian and Macedonian ones
+/// beside them: each folds to its lower case (ё to е).
+const CYRILLIC: (char, char) = ('\u{400}', '\u{45f}');
+
+/// The fold of a letter of `FOLD_SAFE_LETTERS` or `CYRILLIC`: its lower case (Python
+/// case-folds µ to the Greek μ, and the matching model folds ё to е); None where that is
+/// not one character.
+fn fold_letter(c: char) -> Option<char> {
+    match c {
+        '\u{b5}' => Some('\u{3bc}'),
+        '\u{401}' | '\u{451}' => Some('\u{435}'),
+        _ => {
+            let mut lower = c.to_lowercase();
+            let one = lower.next()?;
+            lower.next().is_none().then_some(one)
+        }
+    }
+}
+
+/// `text` folded, one character for each of its characters, where each is ASCII, a
+/// letter of `FOLD_SAFE_LETTERS` or `CYRILLIC` or a separator of `FOLD_SAFE_SEPARATORS`;
+/// else None. Separators become a blank or a hyphen, so that the characters outside
+/// ASCII a view holds are letters.
+fn letter_view(text: &str) -> Option<Vec<char>> {
+    text.chars()
+        .map(|c| {
+            if c.is_ascii() {
+                Some(if is_space(c) {
+                    ' '
+                } else {
+                    c.to_ascii_lowercase()
+                })
+            } else if within(FOLD_SAFE_SEPARATORS, c) {
+                Some(if is_space(c) { ' ' } else { '-' })
+            } else if within(FOLD_SAFE_LETTERS, c) || (CYRILLIC.0..=CYRILLIC.1).contains(&c) {
+                fold_letter(c)
+            } else {
+                None
+            }
         })
         .collect()
 }
@@ -220,8 +274,16 @@ fn cjk_view(text: &str) -> Option<Vec<char>> {
     text.chars().map(cjk_fold).collect()
 }
 
-/// [start, end) of every occurrence of each phrase in a CJK view, sorted, each once.
-fn cjk_spans(view: &[char], phrases: &[Vec<Vec<char>>]) -> Vec<(usize, usize)> {
+/// Whether a character of a view (`letter_view`, `cjk_view`) is part of a word that is
+/// not a Han ideograph: [a-z0-9] and the folded letters outside ASCII (the other
+/// characters outside ASCII a view holds are punctuation).
+fn is_word_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || (!c.is_ascii() && !is_han(c) && c.is_alphabetic())
+}
+
+/// [start, end) of every occurrence of each phrase in a view of one folded character per
+/// character (`letter_view`, `cjk_view`), sorted, each once.
+fn char_spans(view: &[char], phrases: &[Vec<Vec<char>>]) -> Vec<(usize, usize)> {
     let mut tokens: Vec<(usize, usize)> = Vec::with_capacity(view.len());
     let mut i = 0;
     let n = view.len();
@@ -229,9 +291,9 @@ fn cjk_spans(view: &[char], phrases: &[Vec<Vec<char>>]) -> Vec<(usize, usize)> {
         if is_han(view[i]) {
             tokens.push((i, i + 1));
             i += 1;
-        } else if view[i].is_ascii_alphanumeric() {
+        } else if is_word_char(view[i]) {
             let start = i;
-            while i < n && view[i].is_ascii_alphanumeric() {
+            while i < n && is_word_char(view[i]) {
                 i += 1;
             }
             tokens.push((start, i));
@@ -244,13 +306,13 @@ fn cjk_spans(view: &[char], phrases: &[Vec<Vec<char>>]) -> Vec<(usize, usize)> {
     })
 }
 
-/// Python's `str.isspace` for a character of a CJK view (the ideographic space is a
-/// space there already): \t \n \x0b \x0c \r and the blank.
-fn cjk_space(c: char) -> bool {
+/// Python's `str.isspace` for a character of a view (where every other space is a
+/// blank already): \t \n \x0b \x0c \r and the blank.
+fn char_space(c: char) -> bool {
     c.is_ascii_whitespace() || c == '\u{b}'
 }
 
-/// Whether an edge may fall between `p - 1` and `p` of a CJK view without cutting a
+/// Whether an edge may fall between `p - 1` and `p` of a view without cutting a
 /// word: beside a Han ideograph (each is a word; Chinese puts no space between words).
 fn beside_han(view: &[char], p: usize) -> bool {
     is_han(view[p - 1]) || is_han(view[p])
@@ -258,12 +320,12 @@ fn beside_han(view: &[char], p: usize) -> bool {
 
 /// The left edge `context` characters before `start`, moved right to just after a space
 /// or beside a Han ideograph (at most to `start`).
-fn cjk_left_edge(view: &[char], start: usize, context: usize) -> usize {
+fn char_left_edge(view: &[char], start: usize, context: usize) -> usize {
     let mut edge = start.saturating_sub(context);
     if edge == 0 {
         return 0;
     }
-    while edge < start && !(cjk_space(view[edge - 1]) || beside_han(view, edge)) {
+    while edge < start && !(char_space(view[edge - 1]) || beside_han(view, edge)) {
         edge += 1;
     }
     edge
@@ -271,10 +333,10 @@ fn cjk_left_edge(view: &[char], start: usize, context: usize) -> usize {
 
 /// The right edge `context` characters after `end`, moved left onto a space or beside a
 /// Han ideograph (at most to `end`).
-fn cjk_right_edge(view: &[char], end: usize, context: usize) -> usize {
+fn char_right_edge(view: &[char], end: usize, context: usize) -> usize {
     let len = view.len();
     let mut edge = (end + context).min(len);
-    while edge < len && edge > end && !(cjk_space(view[edge]) || beside_han(view, edge)) {
+    while edge < len && edge > end && !(char_space(view[edge]) || beside_han(view, edge)) {
         edge -= 1;
     }
     edge

@@ -387,7 +387,7 @@ def _or_of(phrases: list[list[str]]) -> Any:
 FOLDING = st.text(
     alphabet=st.sampled_from(
         list("aZ09 the un,.-\n\u2019\u00a0") * 4
-        + list("éÉµıŁž×\ufeff°\u0085ßİſǅª²…‼\u2017\u2025\u0301ﬁ中")
+        + list("éÉµıŁž×\ufeff°\u0085ßİſǅª²…‼\u2017\u2025\u0301ﬁ中РоссияЁёЎў")
     ),
     max_size=80,
 )
@@ -405,6 +405,7 @@ FOLDING = st.text(
 @example("Côte the\u2026un the un", [["the", "un"]], 3, 0)
 @example("Côte the\u2017un ſthe un", [["the", "un"]], 3, 0)
 @example("Pérez the un", [["pérez"], ["the", "un"]], 3, 0)
+@example("Dag HAMMARSKJÖLD\u00a0said, «Ёлка» µ", [["hammarskjöld"], ["елка"], ["μ"]], 6, 0)
 @example("高举中国，以习近平新时代中国特色\u3000ＡＢ新时代ab", [["新时代"], ["ab"]], 4, 0)
 def test_native_snippets_equal_pythons(
     text: str, phrases: list[list[str]], context: int, limit: int
@@ -426,29 +427,43 @@ def test_native_snippets_equal_pythons(
 
 def test_native_snippets_treat_every_character_as_python_does() -> None:
     """Each character of the blocks the extension knows (ASCII, Latin-1, Latin
-    Extended-A and -B, general punctuation) and a few it does not, between words and at
-    the context's edges, in ASCII text and in text that folding takes: token, space or
-    neither exactly as in Python (where \\x1c-\\x1f are spaces, U+2014 is not, and
-    "ſ" folds to "s")."""
+    Extended-A and -B, Cyrillic, general punctuation) and a few it does not, between
+    words and at the context's edges, in ASCII text and in text that folding takes,
+    searched for ASCII words and for its own fold: token, space or neither, and its
+    fold, exactly as in Python (where \\x1c-\\x1f are spaces, U+2014 is not, "ſ"
+    folds to "s", "µ" to the Greek "μ" and "Ё" to "е"). Every character the letter
+    path takes is among them."""
+    from indexer.backends.native import ascii_snippets
     from indexer.search import python_kwic, snippet_maker
     from tests.support.native import require_native
 
     require_native()
     query = _or_of([["the", "un"]])
     domain = [chr(c) for c in range(0x250)] + [chr(c) for c in range(0x2000, 0x2070)]
+    domain += [chr(c) for c in range(0x3F0, 0x470)]
     domain += ["\ufeff", "\u2070", "\u3000", "中", "\U0001d400"]
+    # The letter path (a phrase with a letter outside ASCII, in text with one) takes no
+    # character outside the domain.
+    raw = ascii_snippets([("é",)])
+    assert raw is not None
+    known = set(domain)
+    for code in [*range(0xD800), *range(0xE000, 0x10000)]:
+        if raw(f"é{chr(code)}", 0, None) is not None:
+            assert chr(code) in known, hex(code)
     checked = 0
     for c in domain:
         texts = [f"ab{c}cd the{c}un ef{c}gh", f"{c}the un{c}", f"x{c}The UN{c}{c}y"]
-        # The same with a letter that takes the text off the ASCII path into folding,
-        # and with a mark that composes with the character.
+        # The same with a letter that takes the text off the ASCII path into folding
+        # (Latin or Cyrillic), and with a mark that composes with the character.
         texts += [f"é {t}" for t in texts] + [f"the un {c}\u0301 the{c}un", f"é the {c} un"]
-        # Also searched for what the character folds to ("ss" for ß, "a" for ª), where
-        # that is a word of [a-z0-9]: a table holding it as a letter would miss it.
+        texts += [f"Ёлка {c}the{c}un", f"ab{c}{c.upper()} {c}ё Pérez{c}"]
+        # Also searched for what the character folds to ("ss" for ß, "a" for ª, "é" for
+        # É): a table holding a letter wrongly, or its wrong fold, would miss it.
         queries = [query]
         own = terms(c)
-        if own and all(t.isascii() and t.isalnum() for t in own):
+        if own:
             queries.append(_or_of([["the", "un"], own]))
+            queries.append(_or_of([["pérez"], own]))
         for text, q, context in itertools.product(texts, queries, (0, 1, 2, 3, 4, 6)):
             want = python_kwic(text, q, 0, context)
             assert snippet_maker(q)(text, 0, context, None) == want, (hex(ord(c)), text)
