@@ -72,7 +72,7 @@ from indexer.query import (
     statement_level,
     text_clauses,
 )
-from indexer.text import joined_terms, on_ascii_path, terms
+from indexer.text import joined_terms, terms
 
 # 6: pairs of frequent content words ("human_rights") beside those of function words.
 # 7: each statement's pair terms on its own document (`STATEMENT_PAIRS`).
@@ -933,7 +933,8 @@ class EmbeddedBackend:
 
     def _add_natively(self, writer: NativeWriter, st: Statement) -> None:
         """One statement's documents through the native writer, which tokenises passages
-        on the ASCII path itself; Python tokenises the others (and Russian, for lemmas)."""
+        on its paths itself (ASCII, accented Latin, Cyrillic, Chinese); Python tokenises
+        the others, and Russian statements (for their lemmas)."""
         record = st.record_json()  # first: the content hash comes from the same pieces
         shared = statement_values(st)
         russian = st.language == "ru"
@@ -945,13 +946,12 @@ class EmbeddedBackend:
                 tokens = " ".join(toks)
                 lemmatised = " ".join(matching.lemmas(toks))
                 lemmas = lemmatised if lemmatised != tokens else None
-            elif not p.text.isascii() and not on_ascii_path(p.text):
-                # Off the extension's path: tokenised here, so that the statement goes
-                # over in one call. Sent untokenised, the extension refuses it whole and
-                # it is sent again: half the UN corpus's statements hold such a passage
-                # (an accented name), and their refused first calls took 0.5 s of CPU
-                # against this check's 0.2 s.
-                tokens = joined_terms(p.text)[0]
+            # Anything else goes untokenised: a passage off the extension's paths (a
+            # combining mark, ß, Greek) makes it refuse the statement, which is then
+            # sent again with those passages tokenised here (below). Before the
+            # extension took accented Latin text, half the UN corpus's statements were
+            # refused so, and their first calls took 0.5 s of CPU: Python checked every
+            # passage first.
             addressee = filter_value_tokens([p.addressee]) if p.addressee else None
             uid = passage_key(st.id, p.number, shared.key)
             items.append((p.number, uid, p.text, tokens, lemmas, addressee))
@@ -959,8 +959,8 @@ class EmbeddedBackend:
         args = (st.id, shared.key, filters, shared.date, shared.published)
         made, n_tokens, off_path = writer.add_passages(*args, items)
         if not made:
-            # Only if the extension's path and `on_ascii_path` ever disagreed (the tests
-            # hold them to the same answer): tokenise what it refused, and send again.
+            # A passage off the extension's paths: tokenise what it refused, and send
+            # the statement again.
             for i in off_path:
                 number, uid, text, _, _, addressee = items[i]
                 items[i] = (number, uid, text, joined_terms(text)[0], None, addressee)

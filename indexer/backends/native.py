@@ -108,6 +108,8 @@ class _Module(Protocol):
 
     def ascii_terms(self, text: str) -> tuple[str, int] | None: ...
 
+    def passage_terms(self, text: str) -> tuple[str, int] | None: ...
+
     def sorted_positions(self, sorted: object, needles: object) -> bytes: ...
 
     def DocWriter(  # noqa: N802 - the class
@@ -360,6 +362,14 @@ def ascii_terms(text: str) -> tuple[str, int] | None:
     off that path or without the extension; for tests."""
     module = _module()
     return None if module is None else module.ascii_terms(text)
+
+
+def passage_terms(text: str) -> tuple[str, int] | None:
+    """The native writer's tokens of `text` (joined, and their number) wherever it
+    tokenises a passage itself (the ASCII path, accented Latin, Cyrillic and Chinese
+    text), or None elsewhere or without the extension; for tests."""
+    module = _module()
+    return None if module is None else module.passage_terms(text)
 
 
 def sorted_positions(

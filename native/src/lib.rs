@@ -1558,6 +1558,14 @@ fn ascii_terms(text: &str) -> Option<(String, u32)> {
     writer::ascii_tokens(text)
 }
 
+/// The tokens of `text` joined by spaces, and their number, wherever the native writer
+/// tokenises it (the ASCII path, accented Latin, Cyrillic and Chinese text; None
+/// elsewhere), exposed so that tests can hold it to `indexer.text.joined_terms`.
+#[pyfunction]
+fn passage_terms(text: &str) -> Option<(String, u32)> {
+    writer::passage_tokens(text)
+}
+
 /// `rows` in the order the matcher returns them (what `order` does), exposed so that
 /// tests can hold it to a plain sort on inputs the index rarely produces.
 #[pyfunction]
@@ -1625,5 +1633,6 @@ fn tifa_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<snippets::AsciiSnippets>()?;
     m.add_class::<writer::DocWriter>()?;
     m.add_function(wrap_pyfunction!(ascii_terms, m)?)?;
+    m.add_function(wrap_pyfunction!(passage_terms, m)?)?;
     Ok(())
 }

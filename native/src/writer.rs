@@ -5,7 +5,8 @@
 //! document (tokens joined, pairs made, text in base64) that tantivy then parsed again:
 //! about half of ingest's CPU. Here Python hands over each statement's passages once,
 //! as plain strings, and the documents are built, tokenised (on the matching model's
-//! ASCII path) and indexed without holding the GIL. The documents are field for field
+//! ASCII path, and in accented Latin, Cyrillic and Chinese text that folds one character
+//! for one: `passage_tokens`) and indexed without holding the GIL. The documents are field for field
 //! those `EmbeddedBackend._documents` writes; the tests hold both writers to the same
 //! answers.
 
@@ -67,6 +68,14 @@ pub(crate) fn ascii_tokens(text: &str) -> Option<(String, u32)> {
     }
     // Only ASCII letters, digits and spaces were written.
     Some((String::from_utf8(out).expect("ASCII"), count))
+}
+
+/// The tokens of a passage the writer tokenises itself, joined by single spaces, and
+/// their number: on the ASCII path, or on the letter or CJK path of one folded character
+/// per character (accented Latin, Cyrillic, Chinese: `snippets::view_terms`); None
+/// elsewhere, and the caller tokenises it.
+pub(crate) fn passage_tokens(text: &str) -> Option<(String, u32)> {
+    ascii_tokens(text).or_else(|| crate::snippets::view_terms(text))
 }
 
 /// The group of each word that makes pairs (see `pair_terms`): a lookup per token of
@@ -367,8 +376,8 @@ impl DocWriter {
     /// Make the passage documents of one statement, to be indexed with its statement
     /// document by `add_statement` (they replace any left by a statement that never got
     /// there). Returns (made, total tokens, the indexes of passages without tokens
-    /// whose text is off the ASCII path): when any is off it, nothing is made and the
-    /// caller sends the statement again with those passages tokenised.
+    /// whose text `passage_tokens` does not take): when there is any, nothing is made
+    /// and the caller sends the statement again with those passages tokenised.
     #[allow(clippy::too_many_arguments)]
     fn add_passages(
         &self,
@@ -388,7 +397,7 @@ impl DocWriter {
         }
         py.allow_threads(|| {
             // Tokens first, for every passage: nothing is added unless all have them.
-            // With whether they are the ASCII path's, joined by single spaces.
+            // With whether they are the writer's own, joined by single spaces.
             let mut tokens: Vec<(String, u32, bool)> = Vec::with_capacity(passages.len());
             let mut off_path = Vec::new();
             for (i, p) in passages.iter().enumerate() {
@@ -397,7 +406,7 @@ impl DocWriter {
                         let n = given.split_whitespace().count() as u32;
                         tokens.push((given.clone(), n, false));
                     }
-                    None => match ascii_tokens(&p.2) {
+                    None => match passage_tokens(&p.2) {
                         Some((found, n)) => tokens.push((found, n, true)),
                         None => {
                             off_path.push(i);

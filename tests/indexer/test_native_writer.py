@@ -1,8 +1,8 @@
 """The native writer (`native/src/writer.rs`) writes the documents the tantivy package's
 writer writes: the same stored fields, fast fields and indexed terms, on a corpus made
 of every kind of passage (ASCII, general punctuation, accented and Han text, Russian
-with lemmas, addressees, speakers and series), and its ASCII tokeniser gives exactly the
-matching model's tokens."""
+with lemmas, addressees, speakers and series), and its tokeniser (ASCII, accented Latin,
+Cyrillic and Chinese text) gives exactly the matching model's tokens."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import tantivy
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from indexer import matching
@@ -24,12 +24,12 @@ from indexer.backends.embedded import (
     STATEMENT_PAIRS,
     EmbeddedBackend,
 )
-from indexer.backends.native import NativePhrases, ascii_terms
+from indexer.backends.native import NativePhrases, ascii_terms, passage_terms
 from indexer.backends.pairs import COMMON, FREQUENT, JOINER
 from indexer.ingest import delete, ingest
 from indexer.model import Passage, Statement, statement_from_record
 from indexer.text import joined_terms, on_ascii_path, terms
-from tests.indexer.test_fast_paths import FUZZ, TEXT
+from tests.indexer.test_fast_paths import FOLDING, FUZZ, TEXT, WIDE
 from tests.support.native import require_native
 
 # Text mostly on the ASCII path (ASCII and the punctuation it maps to spaces), now and
@@ -48,6 +48,33 @@ def test_native_ascii_tokens_are_the_matching_models(text: str) -> None:
     else:
         joined, count = joined_terms(text)
         assert found == (" ".join(joined.split()), count)
+
+
+@FUZZ
+@given(TEXT | ON_PATH | FOLDING | WIDE)
+@example("Pérez de Cuéllar, «Ёлка» — Россия; µ ǰ Ǉ")
+@example("构建人类命运共同体，推动ＡＢ１２ the new era of 合作。")
+def test_native_passage_tokens_are_the_matching_models(text: str) -> None:
+    """Wherever the native writer tokenises a passage itself (the ASCII path, and the
+    letter and CJK paths of one folded character per character), its tokens are
+    exactly the matching model's; elsewhere it leaves the passage to Python."""
+    require_native()
+    found = passage_terms(text)
+    if on_ascii_path(text):
+        assert found == ascii_terms(text)
+    if found is not None:
+        joined, count = joined_terms(text)
+        assert found == (" ".join(joined.split()), count)
+
+
+def test_native_writer_tokenises_accented_cyrillic_and_chinese_text() -> None:
+    """The paths beyond ASCII take what they are for (the fuzz test above checks only
+    what they take), and leave what folding changes to Python."""
+    require_native()
+    for text in ("Dag Hammarskjöld and Côte d'Ivoire", "Россия и Китай", "新时代中国特色"):
+        assert passage_terms(text) == (" ".join(terms(text)), len(terms(text))), text
+    for text in ("Straße", "e\u0301", "α and ω", "№ 5 Ёлка"):
+        assert passage_terms(text) is None, text
 
 
 PARAGRAPHS = [
@@ -141,30 +168,39 @@ def test_both_writers_store_the_same_documents(both: tuple[Path, Path]) -> None:
     assert docs == _documents(package)
 
 
-def test_each_statement_goes_to_the_native_writer_in_one_call(
+def test_a_statement_is_sent_again_only_for_passages_off_the_extensions_paths(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Passages off the extension's path (accented, Han, Russian) are tokenised before
-    the call, so no statement is refused and sent again."""
+    """Accented, Han and ASCII passages go to the extension untokenised and Russian ones
+    tokenised (for their lemmas), so their statements go over in one call; a statement
+    with a passage off the extension's paths (a ligature, which NFKC splits) is refused,
+    then sent again with that passage tokenised in Python, and indexed all the same."""
     require_native()
     from indexer.backends.native import NativeWriter
 
-    calls: list[str] = []
+    calls: list[tuple[str, bool]] = []
     add = NativeWriter.add_passages
 
     def counted(self: NativeWriter, sid: str, *args: Any) -> tuple[bool, int, list[int]]:
-        calls.append(sid)
         made = add(self, sid, *args)
-        assert made[0], (sid, made)
+        calls.append((sid, made[0]))
         return made
 
     monkeypatch.setattr(NativeWriter, "add_passages", counted)
     backend = EmbeddedBackend(tmp_path / "ix", native=True)
     corpus = _corpus()
-    assert any(not on_ascii_path(p.text) for s in corpus for p in s.passages)
+    off = {
+        s.id
+        for s in corpus
+        if s.language != "ru" and any(passage_terms(p.text) is None for p in s.passages)
+    }
+    assert off and len(off) < len(corpus)
+    assert any(not on_ascii_path(p.text) for s in corpus if s.id not in off for p in s.passages)
     assert ingest(backend, iter(corpus)).ok
     backend.close()
-    assert sorted(calls) == sorted(s.id for s in corpus)
+    refused = [sid for sid, made in calls if not made]
+    assert sorted(refused) == sorted(off)
+    assert sorted(sid for sid, made in calls if made) == sorted(s.id for s in corpus)
 
 
 def test_both_writers_keep_the_small_doc_store_blocks(both: tuple[Path, Path]) -> None:
