@@ -54,6 +54,8 @@ def test_native_ascii_tokens_are_the_matching_models(text: str) -> None:
 @given(TEXT | ON_PATH | FOLDING | WIDE)
 @example("Pérez de Cuéllar, «Ёлка» — Россия; µ ǰ Ǉ")
 @example("构建人类命运共同体，推动ＡＢ１２ the new era of 合作。")
+@example("Konstantinoúpolis-" + "é" * 50 + " " + "Ё" * 45)
+@example("新时代" + "ＡＢＣ" * 20 + "中")
 def test_native_passage_tokens_are_the_matching_models(text: str) -> None:
     """Wherever the native writer tokenises a passage itself (the ASCII path, and the
     letter and CJK paths of one folded character per character), its tokens are
@@ -75,6 +77,28 @@ def test_native_writer_tokenises_accented_cyrillic_and_chinese_text() -> None:
         assert passage_terms(text) == (" ".join(terms(text)), len(terms(text))), text
     for text in ("Straße", "e\u0301", "α and ω", "№ 5 Ёлка"):
         assert passage_terms(text) is None, text
+
+
+def test_native_passage_tokens_on_the_bundled_corpus() -> None:
+    """Every passage of the bundled corpus (UN, Kremlin and Chinese texts) that the native
+    writer tokenises itself gets the matching model's tokens, and it takes nearly all of
+    them: the real texts' long words, names and punctuation, beyond what the fuzzing
+    draws."""
+    require_native()
+    from indexer.sources import read
+
+    taken = total = 0
+    for item in read(Path(__file__).parents[2] / "corpus" / "statements"):
+        if not isinstance(item, Statement):
+            continue
+        for p in item.passages:
+            total += 1
+            found = passage_terms(p.text)
+            if found is not None:
+                taken += 1
+                joined, count = joined_terms(p.text)
+                assert found == (" ".join(joined.split()), count), (item.id, p.number)
+    assert total > 10_000 and taken > 0.99 * total
 
 
 PARAGRAPHS = [
