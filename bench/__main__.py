@@ -1485,9 +1485,11 @@ def write_report(run: Run, elapsed: float) -> None:
         "figures are medians and percentiles over repetitions, and ratios matter more than "
         "absolute values. Machine speed: a fixed Python loop (`sum(range(30_000_000))`) "
         f"took {' s, then '.join(f'{t:.2f}' for t in run.speed)} s at the start and the end "
-        "of this run (about 0.6 s on this machine when it is quiet). Every figure below moves "
-        "with it: two runs of the same code an hour apart, one with this loop about twice as "
-        "slow, differed about 2x in every latency."
+        "of this run. Every figure below moves with it: two runs of the same code an hour "
+        "apart, one with this loop about twice as slow, differed about 2x in every latency. "
+        "Machines of the same size differ as much: the one that made runs 1 to 26 ran this "
+        "loop in 0.6 to 0.72 s, and missed there the cold p50, the ripgrep ratio and the "
+        "ingest rate that a machine running it in 0.29 s meets with the same code (run 27)."
     )
     howto = (
         "## How to run\n\n"
