@@ -1042,11 +1042,15 @@ def targets(run: Run) -> list[rp.Target]:
             100,
         )
     if "b_disk" in n:
-        t(
-            "10M passages, phrase search p95 (cold, first read from disk)",
-            "≤ 100 ms",
-            p(n["b_disk"], 95),
-            100,
+        disk = p(n["b_disk"], 95)
+        out.append(
+            rp.Target(
+                "10M passages, phrase search p95 (cold, first read from disk)",
+                "≤ 100 ms",
+                rp.fmt_ms(disk),
+                disk <= 100 if disk == disk else None,  # NaN: not measured
+                reference=True,
+            )
         )
     else:
         out.append(
