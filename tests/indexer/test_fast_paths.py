@@ -427,7 +427,8 @@ def test_native_snippets_equal_pythons(
 
 def test_native_snippets_treat_every_character_as_python_does() -> None:
     """Each character of the blocks the extension knows (ASCII, Latin-1, Latin
-    Extended-A and -B, Cyrillic, general punctuation) and a few it does not, between
+    Extended-A and -B, Cyrillic, general punctuation, currency signs, the minus sign,
+    box drawing, block elements, geometric shapes) and a few it does not, between
     words and at the context's edges, in ASCII text and in text that folding takes,
     searched for ASCII words and for its own fold: token, space or neither, and its
     fold, exactly as in Python (where \\x1c-\\x1f are spaces, U+2014 is not, "ſ"
@@ -441,6 +442,8 @@ def test_native_snippets_treat_every_character_as_python_does() -> None:
     query = _or_of([["the", "un"]])
     domain = [chr(c) for c in range(0x250)] + [chr(c) for c in range(0x2000, 0x2070)]
     domain += [chr(c) for c in range(0x3F0, 0x470)]
+    domain += [chr(c) for c in [*range(0x20A0, 0x20D0), *range(0x2210, 0x2214)]]
+    domain += [chr(c) for c in range(0x2500, 0x2600)]
     domain += ["\ufeff", "\u2070", "\u3000", "中", "\U0001d400"]
     # The letter path (a phrase with a letter outside ASCII, in text with one) takes no
     # character outside the domain.
