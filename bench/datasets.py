@@ -88,9 +88,11 @@ def code_version() -> str:
         *sorted((REPO / "indexer").rglob("*.py")),
         REPO / "indexer" / "backends" / "elastic" / "mappings.json",
         REPO / "indexer" / "backends" / "frequent_words.txt",  # which pairs are indexed
-        # The native extension writes the embedded index when it is installed; its
-        # matcher and snippet finder (lib.rs, snippets.rs) only read it.
+        # The native extension writes the embedded index when it is installed, with the
+        # snippet finder's views as its tokeniser beyond ASCII; its matcher (lib.rs)
+        # only reads it.
         REPO / "native" / "src" / "writer.rs",
+        REPO / "native" / "src" / "snippets.rs",
         REPO / "native" / "Cargo.toml",
         Path(__file__),
     ]
